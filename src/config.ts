@@ -1,0 +1,82 @@
+/**
+ * What the server is started with: flags, environment, and the knobs tests turn (clock, backoff
+ * base, heartbeat interval). Nothing here reads the API key beyond passing it to the OpenAI edge.
+ */
+import { DEFAULT_BASE_DELAY_MS } from './core/retry.js';
+import { apiEnvironment, type ApiEnvironment, type ImageApi } from './io/openai.js';
+
+export interface ServerConfig {
+  rootFlag?: string | undefined;
+  rootEnv?: string | undefined;
+  cwd: string;
+  api: ApiEnvironment;
+  /** The clock the model lifecycle is read against. */
+  now: () => Date;
+  retryBaseDelayMs: number;
+  heartbeatMs: number;
+  /** Replaces the OpenAI edge (in-process tests). */
+  imageApi?: ImageApi;
+}
+
+export const VERSION = '0.1.0';
+
+export const USAGE = `imagegen-mcp ${VERSION}: an MCP server (stdio) for image generation with OpenAI GPT Image models.
+
+Usage: imagegen-mcp [--root <folder>]
+
+  --root <folder>   workspace root: images are written and read only inside it
+                    (else IMAGEGEN_ROOT, else the client's roots, else the working directory)
+  --help            this text
+  --version         the version
+
+Environment: OPENAI_API_KEY (needed for real calls, not for dry runs), OPENAI_BASE_URL,
+OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT.`;
+
+export type ParsedArgs = { kind: 'run'; root?: string } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
+
+export function parseArgs(argv: readonly string[]): ParsedArgs {
+  let root: string | undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i]!;
+    if (arg === '--help' || arg === '-h') return { kind: 'help' };
+    if (arg === '--version' || arg === '-v') return { kind: 'version' };
+    if (arg === '--root') {
+      const value = argv[++i];
+      if (!value) return { kind: 'error', message: '--root needs a folder, e.g. --root /path/to/project' };
+      root = value;
+    } else if (arg.startsWith('--root=')) {
+      root = arg.slice('--root='.length);
+      if (!root) return { kind: 'error', message: '--root needs a folder, e.g. --root=/path/to/project' };
+    } else {
+      return { kind: 'error', message: `unknown argument "${arg}" (see --help)` };
+    }
+  }
+  return root === undefined ? { kind: 'run' } : { kind: 'run', root };
+}
+
+function positiveNumber(value: string | undefined, fallback: number): number {
+  const n = value === undefined || value === '' ? NaN : Number(value);
+  return Number.isFinite(n) && n >= 0 ? n : fallback;
+}
+
+/** IMAGEGEN_TODAY (YYYY-MM-DD) pins the date the model lifecycle is judged on. */
+function clockFrom(env: NodeJS.ProcessEnv): () => Date {
+  const today = env.IMAGEGEN_TODAY;
+  if (today && /^\d{4}-\d{2}-\d{2}$/.test(today)) {
+    const fixed = new Date(`${today}T12:00:00Z`);
+    if (!Number.isNaN(fixed.getTime())) return () => fixed;
+  }
+  return () => new Date();
+}
+
+export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootFlag?: string): ServerConfig {
+  return {
+    rootFlag,
+    rootEnv: env.IMAGEGEN_ROOT || undefined,
+    cwd,
+    api: apiEnvironment(env),
+    now: clockFrom(env),
+    retryBaseDelayMs: positiveNumber(env.IMAGEGEN_RETRY_BASE_MS, DEFAULT_BASE_DELAY_MS),
+    heartbeatMs: Math.max(10, positiveNumber(env.IMAGEGEN_HEARTBEAT_MS, 5_000)),
+  };
+}

@@ -1,0 +1,29 @@
+#!/usr/bin/env node
+/** Entry point: read flags and environment, then serve MCP over stdio. Stdout is the protocol only. */
+import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
+import { configFromEnvironment, parseArgs, USAGE, VERSION } from './config.js';
+import { createServer } from './server.js';
+
+const parsed = parseArgs(process.argv.slice(2));
+if (parsed.kind === 'help') {
+  process.stderr.write(`${USAGE}\n`);
+  process.exit(0);
+}
+if (parsed.kind === 'version') {
+  process.stderr.write(`${VERSION}\n`);
+  process.exit(0);
+}
+if (parsed.kind === 'error') {
+  process.stderr.write(`imagegen-mcp: ${parsed.message}\n`);
+  process.exit(2);
+}
+
+const config = configFromEnvironment(process.env, process.cwd(), parsed.root);
+const server = createServer(config);
+
+// Bad input and API failures are tool results; anything that still escapes is logged, not fatal.
+process.on('unhandledRejection', (reason) => {
+  process.stderr.write(`imagegen-mcp: unhandled rejection: ${reason instanceof Error ? reason.message : String(reason)}\n`);
+});
+
+await server.connect(new StdioServerTransport());

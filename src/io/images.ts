@@ -1,0 +1,42 @@
+/**
+ * The edge to sharp, loaded on first use (start-up and dry runs do not pay for libvips).
+ * Saved files are checked from their header only; derived copies are separate files.
+ */
+import type { Sharp, SharpOptions } from 'sharp';
+import type { OutputFormat } from '../core/paths.js';
+
+type SharpFactory = (input?: Buffer | string, options?: SharpOptions) => Sharp;
+let sharpFactory: Promise<SharpFactory> | undefined;
+
+export function loadSharp(): Promise<SharpFactory> {
+  sharpFactory ??= import('sharp').then((m) => m.default as unknown as SharpFactory);
+  return sharpFactory;
+}
+
+export interface ImageFacts {
+  format: string;
+  width: number;
+  height: number;
+  hasAlpha: boolean;
+}
+
+/** Reads format, size and alpha from the header, without decoding the pixels. */
+export async function inspectImage(input: Buffer | string): Promise<ImageFacts> {
+  const sharp = await loadSharp();
+  const meta = await sharp(input).metadata();
+  if (!meta.format || !meta.width || !meta.height) throw new Error('not an image sharp can read');
+  return { format: meta.format, width: meta.width, height: meta.height, hasAlpha: meta.hasAlpha ?? false };
+}
+
+/**
+ * A copy whose longest edge is at most `maxDim` (never enlarged), in the same format. JPEG has no
+ * alpha, so transparent pixels are flattened on white rather than turning black.
+ */
+export async function downscale(input: Buffer, maxDim: number, format: OutputFormat): Promise<Buffer> {
+  const sharp = await loadSharp();
+  let pipeline = sharp(input).resize({ width: maxDim, height: maxDim, fit: 'inside', withoutEnlargement: true });
+  if (format === 'jpeg') pipeline = pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: 85 });
+  else if (format === 'webp') pipeline = pipeline.webp();
+  else pipeline = pipeline.png();
+  return pipeline.toBuffer();
+}

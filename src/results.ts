@@ -1,0 +1,80 @@
+/**
+ * One builder for what a tool call returns: a short text a person can read, resource links to the
+ * saved files, and the same facts as structuredContent. Failures are results too (isError), never
+ * thrown at the client.
+ */
+import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
+import { z } from 'zod';
+import { formatProblems, type Problem } from './core/problems.js';
+
+export const imageFactsSchema = z.object({
+  path: z.string().describe('Relative to the workspace root'),
+  width: z.number().int().optional(),
+  height: z.number().int().optional(),
+  format: z.string(),
+  bytes: z.number().int().optional(),
+  web_path: z.string().optional().describe('The downscaled copy, when downscale_max_dim was given'),
+  versioned_from: z.string().optional().describe('The planned path, when it existed and a versioned sibling was written'),
+});
+export type ImageFactsOut = z.infer<typeof imageFactsSchema>;
+
+export const usageSchema = z.record(z.string(), z.unknown());
+
+export const imageResultShape = {
+  dry_run: z.boolean(),
+  model: z.string(),
+  routing_note: z.string().optional(),
+  prompt: z.string().describe('The final prompt sent (or that would be sent) to the API'),
+  images: z.array(imageFactsSchema),
+  warnings: z.array(z.string()),
+  attempts: z.number().int().optional(),
+  usage: usageSchema.optional(),
+  cost_usd: z.number().optional(),
+  estimated_cost_usd: z.number().optional(),
+  request: z
+    .object({
+      endpoint: z.string(),
+      payload: z.record(z.string(), z.unknown()),
+    })
+    .optional()
+    .describe('Dry runs: the exact request that would be sent'),
+};
+export const imageResultSchema = z.object(imageResultShape);
+export type ImageResult = z.infer<typeof imageResultSchema>;
+
+export function errorResult(message: string): CallToolResult {
+  return { content: [{ type: 'text', text: message }], isError: true };
+}
+
+export function problemsResult(problems: readonly Problem[], intro?: string): CallToolResult {
+  const body = formatProblems(problems);
+  return errorResult(intro ? `${intro}\n${body}` : body);
+}
+
+export class ResultBuilder {
+  private readonly lines: string[] = [];
+  private readonly blocks: ContentBlock[] = [];
+
+  line(text: string): this {
+    this.lines.push(text);
+    return this;
+  }
+
+  block(block: ContentBlock): this {
+    this.blocks.push(block);
+    return this;
+  }
+
+  build(structured: Record<string, unknown>): CallToolResult {
+    return {
+      content: [{ type: 'text', text: this.lines.join('\n') }, ...this.blocks],
+      structuredContent: structured,
+    };
+  }
+}
+
+export function formatBytes(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+}

@@ -1,0 +1,68 @@
+/** The `generate` tool: one prompt, 1-10 variants, saved under the workspace. */
+import { z } from 'zod';
+import { imageResultSchema, problemsResult } from '../results.js';
+import { defineTool } from './context.js';
+import { executeImageRun } from './image-run.js';
+import { prepareRequest, readPrompt } from './prepare.js';
+import { augmentationShape, controlShape, imageOptionsShape, outputShape, promptShape } from './schema.js';
+import { strictArguments } from './strict.js';
+
+const EDIT_ONLY =
+  'belongs to the edit tool (it changes existing images): call edit with images, or drop it to generate a new image.';
+
+export const generateArguments = strictArguments(
+  'generate',
+  {
+    ...promptShape,
+    ...imageOptionsShape,
+    ...outputShape,
+    ...controlShape,
+    ...augmentationShape,
+  },
+  {
+    mask: `mask ${EDIT_ONLY}`,
+    input_fidelity: `input_fidelity ${EDIT_ONLY}`,
+    images: `images ${EDIT_ONLY}`,
+    image: `image ${EDIT_ONLY}`,
+    input_images: `input_images ${EDIT_ONLY}`,
+  },
+);
+
+export type GenerateArguments = z.infer<typeof generateArguments>;
+
+export const generateTool = defineTool({
+  name: 'generate',
+  title: 'Generate images',
+  description:
+    'Make new images from a prompt with OpenAI GPT Image models (gpt-image-2 by default) and save them in the workspace (default output/imagegen/). ' +
+    'Optional fields (use_case, subject, style, text ...) turn the prompt into a labelled spec. ' +
+    'Returns the saved paths, the final prompt and the model used. Use dry_run to check a request without spending.',
+  inputSchema: generateArguments,
+  outputSchema: imageResultSchema,
+  annotations: {
+    title: 'Generate images',
+    readOnlyHint: false,
+    destructiveHint: false, // never overwrites without force
+    idempotentHint: false,
+    openWorldHint: true,
+  },
+  async handle(args, ctx) {
+    const workspace = await ctx.workspace();
+    const prompt = await readPrompt(args, workspace);
+    if (!prompt.ok) return problemsResult(prompt.problems);
+    const prepared = await prepareRequest({ ...args, prompt: prompt.value }, 'generate', 'output', ctx, workspace);
+    if (!prepared.ok) return problemsResult(prepared.problems);
+    return executeImageRun(
+      {
+        endpoint: 'generations',
+        ...prepared.value,
+        force: args.force ?? false,
+        downscaleMaxDim: args.downscale_max_dim,
+        downscaleSuffix: args.downscale_suffix,
+        maxAttempts: args.max_attempts,
+        dryRun: args.dry_run ?? false,
+      },
+      ctx,
+    );
+  },
+});

@@ -18,7 +18,59 @@ export const imageFactsSchema = z.object({
 });
 export type ImageFactsOut = z.infer<typeof imageFactsSchema>;
 
-export const usageSchema = z.record(z.string(), z.unknown());
+const tokenDetails = z.object({
+  text_tokens: z.number().optional(),
+  image_tokens: z.number().optional(),
+});
+
+/** Token counts as the API reports them; only these keys are passed on. */
+export const usageSchema = z.object({
+  input_tokens: z.number().optional(),
+  output_tokens: z.number().optional(),
+  total_tokens: z.number().optional(),
+  input_tokens_details: tokenDetails.optional(),
+  output_tokens_details: tokenDetails.optional(),
+});
+export type UsageOut = z.infer<typeof usageSchema>;
+
+/** An input image as a dry run shows it: where it comes from, not its bytes. */
+export const uploadFactsSchema = z.object({
+  path: z.string(),
+  width: z.number().int(),
+  height: z.number().int(),
+  type: z.string(),
+  bytes: z.number().int(),
+});
+
+const payloadValue = z.union([z.string(), z.number(), z.boolean(), uploadFactsSchema, z.array(uploadFactsSchema)]);
+export type DryRunPayload = Record<string, z.infer<typeof payloadValue>>;
+
+const count = (value: unknown): number | undefined => (typeof value === 'number' && Number.isFinite(value) ? value : undefined);
+
+function details(value: unknown): z.infer<typeof tokenDetails> | undefined {
+  if (!value || typeof value !== 'object') return undefined;
+  const v = value as Record<string, unknown>;
+  const out: z.infer<typeof tokenDetails> = {};
+  if (count(v.text_tokens) !== undefined) out.text_tokens = count(v.text_tokens)!;
+  if (count(v.image_tokens) !== undefined) out.image_tokens = count(v.image_tokens)!;
+  return out;
+}
+
+/** Keeps the usage keys the output schema declares, so structuredContent always validates. */
+export function cleanUsage(usage: unknown): UsageOut | undefined {
+  if (!usage || typeof usage !== 'object') return undefined;
+  const u = usage as Record<string, unknown>;
+  const out: UsageOut = {};
+  for (const key of ['input_tokens', 'output_tokens', 'total_tokens'] as const) {
+    const value = count(u[key]);
+    if (value !== undefined) out[key] = value;
+  }
+  const input = details(u.input_tokens_details);
+  if (input) out.input_tokens_details = input;
+  const output = details(u.output_tokens_details);
+  if (output) out.output_tokens_details = output;
+  return out;
+}
 
 export const imageResultShape = {
   dry_run: z.boolean(),
@@ -34,7 +86,7 @@ export const imageResultShape = {
   request: z
     .object({
       endpoint: z.string(),
-      payload: z.record(z.string(), z.unknown()),
+      payload: z.record(z.string(), payloadValue),
     })
     .optional()
     .describe('Dry runs: the exact request that would be sent'),

@@ -10,7 +10,7 @@ import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
 import { downscale, inspectImage } from '../io/images.js';
 import { ImageApiError, type Endpoint, type ImageApiAnswer, type UploadFile } from '../io/openai.js';
 import type { Workspace } from '../io/workspace.js';
-import { errorResult, formatBytes, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
+import { cleanUsage, errorResult, formatBytes, type DryRunPayload, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
 import type { ToolContext } from './context.js';
 
 export const MIME_TYPES: Record<string, string> = {
@@ -54,8 +54,8 @@ function describeUpload(image: InputImage) {
   return { path: image.label, width: image.width, height: image.height, type: image.type, bytes: image.bytes.length };
 }
 
-export function dryRunPayload(run: ImageRun): Record<string, unknown> {
-  const payload: Record<string, unknown> = { ...apiParameters(run.request.options), prompt: run.request.prompt };
+export function dryRunPayload(run: ImageRun): DryRunPayload {
+  const payload: DryRunPayload = { ...apiParameters(run.request.options), prompt: run.request.prompt };
   if (run.images) payload.image = run.images.map(describeUpload);
   if (run.mask) payload.mask = describeUpload(run.mask);
   return payload;
@@ -209,7 +209,8 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
 
   const images = saved.map((s) => s.facts);
   const structured: ImageResult = { ...baseResult(run, false), images, attempts: answer.attempts };
-  if (answer.usage) structured.usage = answer.usage as Record<string, unknown>;
+  const usage = cleanUsage(answer.usage);
+  if (usage) structured.usage = usage;
 
   const out = new ResultBuilder();
   if (options.routingNote) out.line(options.routingNote);

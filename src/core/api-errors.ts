@@ -64,7 +64,7 @@ export function describeFailure(failure: ApiFailure, ctx: FailureContext): strin
     }`;
   }
   if (status >= 500) {
-    return `The Images API had a server error (${status}) on each of ${tries(ctx.attempts)}. Try again later, or raise max_attempts.`;
+    return `The Images API had a server error (${status}) ${ctx.attempts === 1 ? `after ${tries(1)}` : `on each of ${tries(ctx.attempts)}`}. Try again later, or raise max_attempts.`;
   }
   return `The Images API answered ${status}${apiMessage ? `: "${apiMessage}"` : ''} (${tries(ctx.attempts)}).`;
 }

@@ -32,6 +32,11 @@ export interface ChromaKeyOptions {
   opaqueAbove?: number;
   /** Remove the key's colour cast from non-opaque and near-edge pixels. Default true. */
   despill?: boolean;
+  /**
+   * Re-estimate alpha (and, with despill, colour) of silhouette pixels by unmixing them against
+   * a nearby opaque subject pixel, instead of trusting the distance ramp alone. Default true.
+   */
+  unmixEdges?: boolean;
   /** Edge contraction in px (erodes alpha; rounded to whole px). Default 0. */
   contract?: number;
   /** Feather radius in px (softens the alpha edge inwards; rounded to whole px). Default 0. */
@@ -51,8 +56,9 @@ export interface ChromaKeyResult {
   borderTransparentShare: number;
   /**
    * false when the key colour was evidently not there: fewer than MIN_KEYED_SHARE of all
-   * pixels, or fewer than MIN_BORDER_KEYED_SHARE of the border frame, were keyed out (the
-   * model ignored the key-colour instruction, or the border is not a flat background).
+   * pixels, or fewer than MIN_BORDER_KEYED_SHARE of the border frame, were keyed out, or the
+   * key was estimated and is not a saturated colour (MIN_ESTIMATED_KEY_CHROMA): the model
+   * ignored the key-colour instruction, or the border is no flat key background.
    */
   keyed: boolean;
 }
@@ -82,6 +88,12 @@ export const DEFAULT_OPAQUE_ABOVE = 100;
 export const MIN_KEYED_SHARE = 0.01;
 /** keyed is false under this share of fully transparent pixels in the border frame. */
 export const MIN_BORDER_KEYED_SHARE = 0.25;
+/**
+ * An estimated key (none given) must look like a chroma key: its CbCr distance from grey must
+ * reach this (pure green ~136, blue ~129, magenta ~152, #3cc83c ~75). A washed-out median of a
+ * photo's border is no key, so such an image reports keyed: false.
+ */
+export const MIN_ESTIMATED_KEY_CHROMA = 60;
 /** Width of the outer frame sampled for the key estimate and the border share. */
 export const BORDER_FRAME_PX = 2;
 /** Opaque pixels with key cast within this many px of a non-opaque pixel are despilled. */
@@ -220,6 +232,13 @@ export function keyDistance(a: Rgb, b: Rgb): number {
   const cb = CB_R * dr + CB_G * dg + CB_B * db;
   const cr = CR_R * dr + CR_G * dg + CR_B * db;
   return Math.sqrt(y * y + cb * cb + cr * cr);
+}
+
+/** CbCr distance of a colour from grey (its saturation in the keyer's metric). */
+export function keyChroma(c: Rgb): number {
+  const cb = CB_R * c.r + CB_G * c.g + CB_B * c.b;
+  const cr = CR_R * c.r + CR_G * c.g + CR_B * c.b;
+  return Math.sqrt(cb * cb + cr * cr);
 }
 
 /** alpha for floor(d^2) in [0, t1sq): linear in d between t0 and t1. */
@@ -480,7 +499,14 @@ interface PassCounts {
  * The alpha pass: one loop over the bytes of `out` (a copy of the input), writing alpha and
  * despilling every non-opaque pixel in place.
  */
-function alphaPass(out: Uint8Array, key: Rgb, t0: number, t1: number, ds: Despill): PassCounts {
+function alphaPass(
+  out: Uint8Array,
+  key: Rgb,
+  t0: number,
+  t1: number,
+  ds: Despill,
+  ramp: Uint8Array | undefined,
+): PassCounts {
   const len = out.length;
   const lut = buildRamp(t0, t1);
   const t0sq = t0 * t0;
@@ -514,6 +540,7 @@ function alphaPass(out: Uint8Array, key: Rgb, t0: number, t1: number, ds: Despil
     const a0 = out[p + 3]!;
     if (a0 < a) a = a0;
     out[p + 3] = a;
+    if (ramp !== undefined) ramp[p >> 2] = a;
 
     if (a === 255) {
       if (mode !== 0) {
@@ -556,6 +583,143 @@ function alphaPass(out: Uint8Array, key: Rgb, t0: number, t1: number, ds: Despil
     }
   }
   return { transparent, partial, cand, candCount };
+}
+
+/** Colour distance (RGB) within which a pixel counts as a blend of the key and a candidate. */
+const UNMIX_TOLERANCE = 32;
+/** Under this alpha the unmixed colour is too noisy: take the subject pixel's colour instead. */
+const MIN_UNMIX_ALPHA = 0.25;
+/** Window radius searched for opaque subject pixels to unmix against. */
+const UNMIX_RADIUS = 2;
+
+/**
+ * Edge unmixing. The ramp alone mis-estimates coverage: a pixel that is a blend
+ * C = a*F + (1-a)*K sits at distance a*d(F), so for a subject far from the key (red, blue)
+ * a 50 % edge pixel is already past opaqueAbove and would stay opaque with a dull fringe
+ * colour, while subjects close to the key come out too transparent. For silhouette pixels
+ * (partial by the ramp, or opaque next to a keyed-out pixel) we look for opaque pixels F
+ * within UNMIX_RADIUS such that C lies on the segment K..F (perpendicular residual under
+ * UNMIX_TOLERANCE), take the one farthest from the key (the purest subject colour; a black
+ * outline pixel next to a red fill keeps alpha 1 because red does not explain it), and set
+ * alpha = projection of C-K on F-K and colour = K + (C-K)/alpha (with despill on).
+ * Reads the untouched input and the ramp alpha, so the result does not depend on scan order.
+ */
+function unmixEdges(
+  input: Uint8Array,
+  out: Uint8Array,
+  ramp: Uint8Array,
+  width: number,
+  height: number,
+  key: Rgb,
+  ds: Despill,
+  recolour: boolean,
+  counts: PassCounts,
+): void {
+  const kr = key.r;
+  const kg = key.g;
+  const kb = key.b;
+  const tol2 = UNMIX_TOLERANCE * UNMIX_TOLERANCE;
+  const R = UNMIX_RADIUS;
+  let transparent = counts.transparent;
+  let partial = counts.partial;
+  const w = width;
+  for (let y = 0; y < height; y++) {
+    const inner = y > 0 && y < height - 1;
+    const yA = y > 0 ? y - 1 : 0;
+    const yB = y < height - 1 ? y + 1 : height - 1;
+    for (let x = 0; x < width; x++) {
+      const i = y * width + x;
+      const ra = ramp[i]!;
+      if (ra === 0) continue;
+      if (ra === 255) {
+        // opaque: only silhouette pixels (a keyed-out 8-neighbour) are looked at
+        let edge = false;
+        if (inner && x > 0 && x < width - 1) {
+          edge =
+            ramp[i - 1] === 0 ||
+            ramp[i + 1] === 0 ||
+            ramp[i - w] === 0 ||
+            ramp[i + w] === 0 ||
+            ramp[i - w - 1] === 0 ||
+            ramp[i - w + 1] === 0 ||
+            ramp[i + w - 1] === 0 ||
+            ramp[i + w + 1] === 0;
+        } else {
+          const xA = x > 0 ? x - 1 : 0;
+          const xB = x < width - 1 ? x + 1 : width - 1;
+          for (let yy = yA; yy <= yB && !edge; yy++) {
+            for (let xx = xA; xx <= xB; xx++) {
+              if (ramp[yy * width + xx] === 0) {
+                edge = true;
+                break;
+              }
+            }
+          }
+        }
+        if (!edge) continue;
+      }
+
+      const p = i * 4;
+      const cR = input[p]! - kr;
+      const cG = input[p + 1]! - kg;
+      const cB = input[p + 2]! - kb;
+      let bestFF = -1;
+      let bestAlpha = 0;
+      let bestQ = -1;
+      const y0 = y - R > 0 ? y - R : 0;
+      const y1 = y + R < height - 1 ? y + R : height - 1;
+      const x0 = x - R > 0 ? x - R : 0;
+      const x1 = x + R < width - 1 ? x + R : width - 1;
+      for (let yy = y0; yy <= y1; yy++) {
+        for (let xx = x0; xx <= x1; xx++) {
+          const j = yy * width + xx;
+          if (j === i || ramp[j] !== 255) continue;
+          const q = j * 4;
+          const fR = input[q]! - kr;
+          const fG = input[q + 1]! - kg;
+          const fB = input[q + 2]! - kb;
+          const ff = fR * fR + fG * fG + fB * fB;
+          if (ff <= bestFF) continue; // only a purer candidate can win
+          let al = (cR * fR + cG * fG + cB * fB) / ff;
+          al = al < 0 ? 0 : al > 1 ? 1 : al;
+          const eR = cR - al * fR;
+          const eG = cG - al * fG;
+          const eB = cB - al * fB;
+          if (eR * eR + eG * eG + eB * eB > tol2) continue;
+          bestFF = ff;
+          bestAlpha = al;
+          bestQ = q;
+        }
+      }
+      if (bestQ < 0) continue;
+
+      let a = Math.round(bestAlpha * 255);
+      const a0 = input[p + 3]!;
+      if (a0 < a) a = a0;
+      const old = out[p + 3]!;
+      if (old === 0) transparent--;
+      else if (old < 255) partial--;
+      if (a === 0) transparent++;
+      else if (a < 255) partial++;
+      out[p + 3] = a;
+
+      if (recolour && a > 0) {
+        if (bestAlpha >= MIN_UNMIX_ALPHA) {
+          const inv = 1 / bestAlpha;
+          out[p] = clampByte(kr + cR * inv);
+          out[p + 1] = clampByte(kg + cG * inv);
+          out[p + 2] = clampByte(kb + cB * inv);
+        } else {
+          out[p] = input[bestQ]!;
+          out[p + 1] = input[bestQ + 1]!;
+          out[p + 2] = input[bestQ + 2]!;
+        }
+        despillAt(out, p, ds);
+      }
+    }
+  }
+  counts.transparent = transparent;
+  counts.partial = partial;
 }
 
 /** Contract / feather on the alpha channel; returns the new transparent / partial counts. */
@@ -626,6 +790,7 @@ export function chromaKey(
   options: ChromaKeyOptions = {},
 ): ChromaKeyResult {
   checkImage(rgba, width, height);
+  const keyGiven = options.key !== undefined;
   const key = checkKey(options.key ?? estimateBorderKey(rgba, width, height));
   const t0 = checkNonNegative('transparentBelow', options.transparentBelow, DEFAULT_TRANSPARENT_BELOW);
   const t1 = checkNonNegative('opaqueAbove', options.opaqueAbove, DEFAULT_OPAQUE_ABOVE);
@@ -638,7 +803,10 @@ export function chromaKey(
 
   const n = width * height;
   const out = new Uint8Array(rgba); // a copy: the input stays untouched
-  const pass = alphaPass(out, key, t0, t1, ds);
+  const unmix = options.unmixEdges !== false;
+  const ramp = unmix ? new Uint8Array(n) : undefined;
+  const pass = alphaPass(out, key, t0, t1, ds, ramp);
+  if (ramp !== undefined) unmixEdges(rgba, out, ramp, width, height, key, ds, options.despill !== false, pass);
   let { transparent, partial } = pass;
   if (contract > 0 || feather > 0) {
     ({ transparent, partial } = refineAlpha(out, width, height, contract, feather));
@@ -661,7 +829,10 @@ export function chromaKey(
     transparentShare,
     partialShare,
     borderTransparentShare,
-    keyed: transparentShare >= MIN_KEYED_SHARE && borderTransparentShare >= MIN_BORDER_KEYED_SHARE,
+    keyed:
+      transparentShare >= MIN_KEYED_SHARE &&
+      borderTransparentShare >= MIN_BORDER_KEYED_SHARE &&
+      (keyGiven || keyChroma(key) >= MIN_ESTIMATED_KEY_CHROMA),
   };
 }
 

@@ -18,21 +18,23 @@ export function isRetryableStatus(status: number): boolean {
   return status === 408 || status === 409 || status === 429 || status >= 500;
 }
 
+const SECONDS = /^\d+(\.\d+)?$/;
+const HTTP_DATE = /^(Mon|Tue|Wed|Thu|Fri|Sat|Sun), \d{2} (Jan|Feb|Mar|Apr|May|Jun|Jul|Aug|Sep|Oct|Nov|Dec) \d{4} \d{2}:\d{2}:\d{2} GMT$/;
+
 export type HeaderLookup = (name: string) => string | null | undefined;
 
 /** The wait the server asked for, in ms (capped), or undefined when it said nothing usable. */
 export function serverRequestedDelayMs(header: HeaderLookup, nowMs: number): number | undefined {
-  const ms = header('retry-after-ms');
-  if (ms != null && ms.trim() !== '') {
-    const value = Number(ms);
-    if (Number.isFinite(value) && value >= 0) return Math.min(value, MAX_DELAY_MS);
-  }
-  const after = header('retry-after');
-  if (after != null && after.trim() !== '') {
-    const seconds = Number(after);
-    if (Number.isFinite(seconds) && seconds >= 0) return Math.min(seconds * 1000, MAX_DELAY_MS);
-    const date = Date.parse(after);
-    if (!Number.isNaN(date)) return Math.min(Math.max(0, date - nowMs), MAX_DELAY_MS);
+  const ms = header('retry-after-ms')?.trim();
+  if (ms && SECONDS.test(ms)) return Math.min(Number(ms), MAX_DELAY_MS);
+  const after = header('retry-after')?.trim();
+  if (after) {
+    if (SECONDS.test(after)) return Math.min(Number(after) * 1000, MAX_DELAY_MS);
+    // Only a real HTTP date: Date.parse alone takes junk like "-1" for a date long past.
+    if (HTTP_DATE.test(after)) {
+      const date = Date.parse(after);
+      if (!Number.isNaN(date)) return Math.min(Math.max(0, date - nowMs), MAX_DELAY_MS);
+    }
   }
   return undefined;
 }

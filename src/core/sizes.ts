@@ -74,8 +74,9 @@ export function isValidFlexibleSize(size: Dimensions): boolean {
 /**
  * A valid flexible size close to the request: clamp the aspect ratio to 3:1, scale into the pixel
  * range under the edge cap, then pick the grid point (multiples of 16) around that ideal which
- * changes the requested edges least. Minimising edge change, rather than distance to the ideal,
- * keeps an edge that was already fine (3840x2160 becomes 3824x2160, not 3824x2144).
+ * best keeps the shape (aspect error, weighted double) while changing the requested edges least.
+ * The edge-change term keeps an edge that was already fine (3840x2160 becomes 3824x2160, not
+ * 3824x2144); the aspect term keeps small requests from drifting (256x256 becomes a square).
  */
 export function suggestFlexibleSize(requested: Dimensions): Dimensions {
   if (isValidFlexibleSize(requested)) return requested;
@@ -102,9 +103,9 @@ export function suggestFlexibleSize(requested: Dimensions): Dimensions {
     return values;
   };
 
+  const aspectError = (w: number, h: number) => Math.abs(Math.log(w / h / ratio));
   const cost = (w: number, h: number) =>
-    Math.abs(Math.log(w / requested.width)) + Math.abs(Math.log(h / requested.height));
-  const aspectError = (w: number, h: number) => Math.abs(Math.log(w / h / (requested.width / requested.height)));
+    Math.abs(Math.log(w / requested.width)) + Math.abs(Math.log(h / requested.height)) + 2 * aspectError(w, h);
 
   let best: Dimensions | undefined;
   let bestCost = Infinity;
@@ -115,7 +116,7 @@ export function suggestFlexibleSize(requested: Dimensions): Dimensions {
       if (!isValidFlexibleSize(candidate)) continue;
       const c = cost(w, h);
       const a = aspectError(w, h);
-      // Ties on edge change go to the candidate with the truer aspect ratio.
+      // Ties go to the candidate with the truer aspect ratio.
       if (c < bestCost - 1e-9 || (Math.abs(c - bestCost) <= 1e-9 && a < bestAspect)) {
         best = candidate;
         bestCost = c;

@@ -40,17 +40,29 @@ async function realpathOrSelf(p: string): Promise<string> {
   }
 }
 
-/** The real path of `p`, or of its nearest existing ancestor with the rest appended. */
+const MAX_LINK_HOPS = 40;
+
+/**
+ * The real path of `p`, or of its nearest existing ancestor with the rest appended. A dangling
+ * symlink on the way is followed to where it points, so a link to a folder that does not exist
+ * yet is judged by its target, not by its name.
+ */
 async function realpathOfNearest(p: string): Promise<string> {
   const rest: string[] = [];
   let current = p;
-  for (;;) {
+  for (let hops = 0; ; ) {
     try {
       const real = await fs.realpath(current);
-      return rest.length ? path.join(real, ...rest.reverse()) : real;
+      return rest.length ? path.join(real, ...[...rest].reverse()) : real;
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
+      const stat = await fs.lstat(current).catch(() => undefined);
+      if (stat?.isSymbolicLink()) {
+        if (++hops > MAX_LINK_HOPS) throw new WorkspaceError(`Too many symbolic links in "${p}".`);
+        current = path.resolve(path.dirname(current), await fs.readlink(current));
+        continue;
+      }
       const parent = path.dirname(current);
       if (parent === current) return p;
       rest.push(path.basename(current));
@@ -157,6 +169,7 @@ export class Workspace {
    */
   async saveFile(target: string, bytes: Uint8Array, options: SaveOptions = {}): Promise<SavedFile> {
     const dir = path.dirname(target);
+    this.contain(await realpathOfNearest(dir), target, 'out');
     await fs.mkdir(dir, { recursive: true });
     // Re-check after creating folders: a symlink could have been swapped in meanwhile.
     this.contain(await fs.realpath(dir), target, 'out');

@@ -15,6 +15,8 @@ import type { ChromaKeyResult, Rgb } from '../../src/core/chroma-key.js';
 
 /** Largest key cast tolerated on any non-transparent pixel (e.g. g - max(r, b) for green). */
 const MAX_KEY_CAST = 8;
+/** Mean |alpha - true coverage| (0..255) tolerated over the anti-aliased ring of a circle. */
+const MAX_EDGE_ALPHA_ERROR = 16;
 
 const SIZE = 256;
 const CX = 128;
@@ -58,6 +60,20 @@ function maxCast(res: ChromaKeyResult, key: Rgb): number {
     if (c > worst) worst = c;
   }
   return worst;
+}
+
+/** Mean |alpha - coverage| over pixels whose coverage (alpha of the same shape drawn on nothing) is fractional. */
+function meanEdgeAlphaError(res: ChromaKeyResult, coverage: Uint8Array): number {
+  let sum = 0;
+  let n = 0;
+  for (let i = 3; i < coverage.length; i += 4) {
+    const c = coverage[i]!;
+    if (c === 0 || c === 255) continue;
+    sum += Math.abs(res.rgba[i]! - c);
+    n++;
+  }
+  expect(n).toBeGreaterThan(300);
+  return sum / n;
 }
 
 interface CircleStats {
@@ -170,8 +186,8 @@ describe('chromaKey on a green key', () => {
 
       it('gives soft alpha on the anti-aliased edge', () => {
         const s = circleStats(res, raw.rgba, raw.width, raw.height);
-        // circumference ~500 px; at least a good share of it has a soft pixel
-        expect(s.edgePartial).toBeGreaterThan(150);
+        // the anti-aliased ring has ~600 pixels of fractional coverage; most stay soft
+        expect(s.edgePartial).toBeGreaterThan(300);
         expect(res.partialShare).toBeGreaterThan(0);
         expect(res.partialShare).toBeLessThan(0.05);
       });
@@ -185,14 +201,40 @@ describe('chromaKey on a green key', () => {
         expect(res.key).toEqual({ r: 0, g: 255, b: 0 });
       });
 
+      it(`edge alpha follows the true coverage within ${MAX_EDGE_ALPHA_ERROR} on average`, async () => {
+        const coverage = await render(circleSvg('none', fill));
+        expect(meanEdgeAlphaError(res, coverage.rgba)).toBeLessThan(MAX_EDGE_ALPHA_ERROR);
+        // the distance ramp alone hardens edges of subjects far from the key: the check can fail
+        const rampOnly = chromaKey(raw.rgba, raw.width, raw.height, { unmixEdges: false });
+        expect(meanEdgeAlphaError(rampOnly, coverage.rgba)).toBeGreaterThan(MAX_EDGE_ALPHA_ERROR);
+      });
+
       it(`leaves no green cast beyond ${MAX_KEY_CAST} on non-transparent pixels`, () => {
         expect(maxCast(res, res.key)).toBeLessThanOrEqual(MAX_KEY_CAST);
+        // despill alone (no edge unmixing) does it too
+        const noUnmix = chromaKey(raw.rgba, raw.width, raw.height, { unmixEdges: false });
+        expect(maxCast(noUnmix, res.key)).toBeLessThanOrEqual(MAX_KEY_CAST);
         // and the check can fail: without despill the edge keeps its green cast
         const raw2 = chromaKey(raw.rgba, raw.width, raw.height, { despill: false });
         expect(maxCast(raw2, res.key)).toBeGreaterThan(MAX_KEY_CAST);
       });
     });
   }
+
+  it('keeps a dark outline opaque next to a bright fill (sticker style)', async () => {
+    const raw = await render(`<svg xmlns="http://www.w3.org/2000/svg" width="${SIZE}" height="${SIZE}">
+      <rect width="100%" height="100%" fill="#00ff00"/>
+      <circle cx="${CX}" cy="${CY}" r="${RADIUS}" fill="#e02020" stroke="#000000" stroke-width="6"/>
+    </svg>`);
+    const res = chromaKey(raw.rgba, raw.width, raw.height);
+    // the stroke covers radius 77..83: its pixels stay opaque black, the fill stays opaque red
+    for (const x of [CX + RADIUS - 1, CX + RADIUS + 1, CX - RADIUS - 2]) {
+      expect(px(res.rgba, raw.width, x, CY), `x=${x}`).toEqual([0, 0, 0, 255]);
+    }
+    expect(px(res.rgba, raw.width, CX + RADIUS - 10, CY)).toEqual([224, 32, 32, 255]);
+    expect(px(res.rgba, raw.width, CX + RADIUS + 6, CY)[3]).toBe(0);
+    expect(maxCast(res, res.key)).toBeLessThanOrEqual(MAX_KEY_CAST);
+  });
 
   it('estimates the key from the border when none is given', async () => {
     const raw = await render(circleSvg('#10e020', '#d02020'));
@@ -232,9 +274,11 @@ describe('chromaKey on a magenta key', () => {
       const s = circleStats(res, raw.rgba, raw.width, raw.height);
       expect(s.bgNonZero).toBe(0);
       expect(s.insideChanged).toBe(0);
-      expect(s.edgePartial).toBeGreaterThan(150);
+      expect(s.edgePartial).toBeGreaterThan(300);
       expect(res.keyed).toBe(true);
       expect(maxCast(res, magenta)).toBeLessThanOrEqual(MAX_KEY_CAST);
+      const noUnmix = chromaKey(raw.rgba, raw.width, raw.height, { key: magenta, unmixEdges: false });
+      expect(maxCast(noUnmix, magenta)).toBeLessThanOrEqual(MAX_KEY_CAST);
       expect(maxCast(chromaKey(raw.rgba, raw.width, raw.height, { key: magenta, despill: false }), magenta))
         .toBeGreaterThan(MAX_KEY_CAST);
     });

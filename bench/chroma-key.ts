@@ -7,6 +7,7 @@ import sharp from 'sharp';
 import { performance } from 'node:perf_hooks';
 import { chromaKey, formatHexColor } from '../src/core/chroma-key.js';
 import type { ChromaKeyOptions } from '../src/core/chroma-key.js';
+import { median, ms } from './stats.js';
 
 interface Case {
   width: number;
@@ -85,21 +86,15 @@ async function makeImage(width: number, height: number): Promise<Uint8Array> {
   return new Uint8Array(data.buffer, data.byteOffset, data.length);
 }
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
-}
-
 function time(rgba: Uint8Array, c: Case, options: ChromaKeyOptions | undefined, runs: number): number {
   for (let i = 0; i < WARMUP_RUNS; i++) chromaKey(rgba, c.width, c.height, options);
-  const ms: number[] = [];
+  const times: number[] = [];
   for (let i = 0; i < runs; i++) {
     const t = performance.now();
     chromaKey(rgba, c.width, c.height, options);
-    ms.push(performance.now() - t);
+    times.push(performance.now() - t);
   }
-  return median(ms);
+  return median(times);
 }
 
 for (const c of CASES) {
@@ -110,9 +105,9 @@ for (const c of CASES) {
   const withKey = time(rgba, c, { key: r.key }, c.runs);
   const extras = time(rgba, c, { contract: 1, feather: 2 }, Math.max(3, c.runs >> 1));
   console.log(
-    `chroma-key pass ${size}: ${pass.toFixed(1)} ms (target <= ${c.targetMs} ms)` +
-      ` | key given: ${withKey.toFixed(1)} ms` +
-      ` | with contract=1 feather=2: ${extras.toFixed(1)} ms (no target)`,
+    `chroma-key pass ${size}: ${ms(pass)} (target <= ${c.targetMs} ms)` +
+      ` | key given: ${ms(withKey)}` +
+      ` | with contract=1 feather=2: ${ms(extras)} (no target)`,
   );
   console.log(
     `  key ${formatHexColor(r.key)} (estimated), transparent ${(r.transparentShare * 100).toFixed(1)}%,` +

@@ -6,14 +6,17 @@
  * `sharp(x).ensureAlpha().raw().toBuffer({ resolveWithObject: true })` gives). No fs, no
  * network, no sharp.
  *
- * Pipeline (each step is one typed-array pass; the optional ones only run when asked):
- *   1. alpha pass: colour distance to the key -> alpha through a linear ramp (lookup table on
- *      the squared distance, so no sqrt per pixel); partly transparent pixels are despilled
- *      in the same pass, fully opaque pixels that carry some key cast are remembered.
- *   2. contract (optional): grey-scale erosion (min filter) of the alpha map.
- *   3. feather (optional): box blur of the alpha map, applied inwards only (min with the
+ * Pipeline (typed arrays only, no per-pixel allocation; optional steps run only when asked):
+ *   1. alpha pass, one loop over all pixels: colour distance to the key -> alpha through a
+ *      linear ramp (lookup table indexed by the squared distance, so no sqrt per pixel);
+ *      non-opaque pixels are despilled in the same loop, opaque pixels that carry some key
+ *      cast are remembered.
+ *   2. edge unmixing (default on): silhouette pixels get alpha and colour from unmixing them
+ *      against a nearby opaque subject pixel (see unmixEdges); work is spent only on edges.
+ *   3. contract (optional): grey-scale erosion (min filter) of the alpha map.
+ *   4. feather (optional): box blur of the alpha map, applied inwards only (min with the
  *      unblurred alpha) so the matte never grows onto keyed-out pixels.
- *   4. despill of the remembered opaque pixels that sit near the edge (within
+ *   5. despill of the remembered opaque pixels that sit near the edge (within
  *      DESPILL_EDGE_RADIUS px of a non-opaque pixel), so interior colours stay untouched.
  */
 
@@ -28,7 +31,10 @@ export interface ChromaKeyOptions {
   key?: Rgb;
   /** Colour distance at or under which alpha = 0. Default DEFAULT_TRANSPARENT_BELOW. */
   transparentBelow?: number;
-  /** Colour distance at or over which alpha = 255; linear ramp in between. Default DEFAULT_OPAQUE_ABOVE. */
+  /**
+   * Colour distance at or over which alpha = 255; linear ramp in between. Default
+   * DEFAULT_OPAQUE_ABOVE. (Silhouette pixels are then refined by unmixEdges.)
+   */
   opaqueAbove?: number;
   /** Remove the key's colour cast from non-opaque and near-edge pixels. Default true. */
   despill?: boolean;
@@ -241,7 +247,7 @@ export function keyChroma(c: Rgb): number {
   return Math.sqrt(cb * cb + cr * cr);
 }
 
-/** alpha for floor(d^2) in [0, t1sq): linear in d between t0 and t1. */
+/** Ramp lookup table: entry i is the alpha for squared distance i (linear in d from t0 to t1). */
 function buildRamp(t0: number, t1: number): Uint8Array {
   const size = Math.min(Math.ceil(t1 * t1), Math.ceil(MAX_D2) + 1) + 1;
   const lut = new Uint8Array(size);
@@ -285,21 +291,6 @@ function despillFor(key: Rgb): Despill {
   return { mode: 2, a: hi.o, b: mid.o, c: lo.o };
 }
 
-/** Key cast of the pixel at byte offset p (> 0 means cast). */
-function spillAt(px: Uint8Array, p: number, ds: Despill): number {
-  if (ds.mode === 1) {
-    const o1 = px[p + ds.b]!;
-    const o2 = px[p + ds.c]!;
-    return px[p + ds.a]! - (o1 > o2 ? o1 : o2);
-  }
-  if (ds.mode === 2) {
-    const h1 = px[p + ds.a]!;
-    const h2 = px[p + ds.b]!;
-    return (h1 < h2 ? h1 : h2) - px[p + ds.c]!;
-  }
-  return 0;
-}
-
 function despillAt(px: Uint8Array, p: number, ds: Despill): void {
   if (ds.mode === 1) {
     const o1 = px[p + ds.b]!;
@@ -320,15 +311,74 @@ function despillAt(px: Uint8Array, p: number, ds: Despill): void {
 // ---------------------------------------------------------------------------------------------
 // Alpha-map filters (only run when asked)
 
+/** Up to this radius, erosion runs as r rounds of cheap 3x3 min passes. */
+const ERODE_ITERATE_MAX_R = 2;
+
+/** 3-tap min along rows (edges replicated): dst[x] = min(src[x-1], src[x], src[x+1]). */
+function min3Rows(src: Uint8Array, dst: Uint8Array, width: number, height: number): void {
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    const end = o + width - 1;
+    let prev = src[o]!;
+    let cur = prev;
+    for (let i = o; i < end; i++) {
+      const next = src[i + 1]!;
+      let m = prev < cur ? prev : cur;
+      if (next < m) m = next;
+      dst[i] = m;
+      prev = cur;
+      cur = next;
+    }
+    dst[end] = prev < cur ? prev : cur;
+  }
+}
+
+/** 3-tap min along columns (edges replicated), reading rows contiguously. */
+function min3Cols(src: Uint8Array, dst: Uint8Array, width: number, height: number): void {
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    const up = (y > 0 ? y - 1 : 0) * width;
+    const dn = (y < height - 1 ? y + 1 : y) * width;
+    for (let x = 0; x < width; x++) {
+      const a = src[up + x]!;
+      const b = src[o + x]!;
+      const c = src[dn + x]!;
+      let m = a < b ? a : b;
+      if (c < m) m = c;
+      dst[o + x] = m;
+    }
+  }
+}
+
 /**
- * Grey-scale erosion with a (2r+1)^2 square (separable min filter); outside the image counts as
- * the nearest edge pixel, so the image border is not treated as an edge.
+ * Grey-scale erosion with a (2r+1)^2 square; outside the image counts as the nearest edge
+ * pixel, so the image border is not treated as an edge. Radii 1-2 (the usual) run as
+ * r rounds of 3x3 (a square eroded by a square is the bigger square); larger ones use van
+ * Herk / Gil-Werman, O(1) per pixel.
+ */
+function erode(alpha: Uint8Array, width: number, height: number, r: number): Uint8Array {
+  if (r > ERODE_ITERATE_MAX_R) return erodeVHGW(alpha, width, height, r);
+  const tmp = new Uint8Array(alpha.length);
+  const bufA = new Uint8Array(alpha.length);
+  const bufB = r > 1 ? new Uint8Array(alpha.length) : bufA;
+  let src: Uint8Array = alpha;
+  for (let k = 0; k < r; k++) {
+    const dst = k & 1 ? bufB : bufA;
+    min3Rows(src, tmp, width, height);
+    min3Cols(tmp, dst, width, height);
+    src = dst;
+  }
+  return src;
+}
+
+/**
+ * Grey-scale erosion with a (2r+1)^2 square (separable min filter), any radius.
  * van Herk / Gil-Werman: with the line padded by r replicated samples on each side, every
  * window has exactly k = 2r+1 samples and min(window) = min(suffixMin[start], prefixMin[end])
  * over blocks of k: O(1) per pixel whatever r. The vertical pass runs row by row so memory is
  * read contiguously.
  */
-function erode(alpha: Uint8Array, width: number, height: number, r: number): Uint8Array {
+function erodeVHGW(alpha: Uint8Array, width: number, height: number, r: number): Uint8Array {
   const k = 2 * r + 1;
   const tmp = new Uint8Array(alpha.length);
   const out = new Uint8Array(alpha.length);
@@ -417,24 +467,20 @@ function erode(alpha: Uint8Array, width: number, height: number, r: number): Uin
   return out;
 }
 
-/** Box blur of radius r along a line, edges replicated. */
-function boxLine(
-  src: Uint8Array,
-  dst: Uint8Array,
-  start: number,
-  stride: number,
-  count: number,
-  r: number,
-): void {
-  const last = count - 1;
+/** Box blur of radius r along each row (edges replicated). */
+function boxRows(src: Uint8Array, dst: Uint8Array, width: number, height: number, r: number): void {
+  const last = width - 1;
   const inv = 1 / (2 * r + 1);
-  let sum = src[start]! * (r + 1);
-  for (let k = 1; k <= r; k++) sum += src[start + (k < last ? k : last) * stride]!;
-  for (let i = 0; i < count; i++) {
-    dst[start + i * stride] = Math.round(sum * inv);
-    const add = i + r + 1 < last ? i + r + 1 : last;
-    const sub = i - r > 0 ? i - r : 0;
-    sum += src[start + add * stride]! - src[start + sub * stride]!;
+  for (let y = 0; y < height; y++) {
+    const o = y * width;
+    let sum = src[o]! * (r + 1);
+    for (let k = 1; k <= r; k++) sum += src[o + (k < last ? k : last)]!;
+    for (let x = 0; x < width; x++) {
+      dst[o + x] = (sum * inv + 0.5) | 0;
+      const add = x + r + 1 < last ? x + r + 1 : last;
+      const sub = x - r > 0 ? x - r : 0;
+      sum += src[o + add]! - src[o + sub]!;
+    }
   }
 }
 
@@ -442,7 +488,7 @@ function boxLine(
 function featherInward(alpha: Uint8Array, width: number, height: number, r: number): Uint8Array {
   const tmp = new Uint8Array(alpha.length);
   const out = new Uint8Array(alpha.length);
-  for (let y = 0; y < height; y++) boxLine(alpha, tmp, y * width, 1, width, r);
+  boxRows(alpha, tmp, width, height, r);
   // Vertical pass row by row with one running sum per column (contiguous memory).
   const last = height - 1;
   const inv = 1 / (2 * r + 1);
@@ -458,7 +504,7 @@ function featherInward(alpha: Uint8Array, width: number, height: number, r: numb
     const sub = (y - r > 0 ? y - r : 0) * width;
     for (let x = 0; x < width; x++) {
       const s = sum[x]!;
-      const b = Math.round(s * inv);
+      const b = (s * inv + 0.5) | 0;
       const a = alpha[o + x]!;
       out[o + x] = b < a ? b : a;
       sum[x] = s + tmp[add + x]! - tmp[sub + x]!;
@@ -509,8 +555,6 @@ function alphaPass(
 ): PassCounts {
   const len = out.length;
   const lut = buildRamp(t0, t1);
-  const t0sq = t0 * t0;
-  const t1sq = t1 * t1;
   const kr = key.r;
   const kg = key.g;
   const kb = key.b;
@@ -523,7 +567,19 @@ function alphaPass(
   let transparent = 0;
   let partial = 0;
 
-  for (let p = 0; p < len; p += 4) {
+  const lutLast = lut.length - 1;
+  const push = (p: number): void => {
+    if (candCount === cand.length) {
+      const grown = new Int32Array(cand.length * 2);
+      grown.set(cand);
+      cand = grown;
+    }
+    cand[candCount++] = p;
+  };
+
+  // Branches are kept to the spatially coherent ones (key vs subject), so that a noisy
+  // background, where pixels flip between transparent and partial, does not stall the loop.
+  for (let p = 0, i = 0; p < len; p += 4, i++) {
     const dr = out[p]! - kr;
     const dg = out[p + 1]! - kg;
     const db = out[p + 2]! - kb;
@@ -532,53 +588,33 @@ function alphaPass(
     const cr = CR_R * dr + CR_G * dg + CR_B * db;
     const d2 = y * y + cb * cb + cr * cr;
 
-    let a: number;
-    if (d2 >= t1sq) a = 255;
-    else if (d2 <= t0sq) a = 0;
-    else a = lut[d2 | 0]!;
+    let a = lut[d2 < lutLast ? d2 | 0 : lutLast]!;
     // Keep any transparency the input already has.
     const a0 = out[p + 3]!;
     if (a0 < a) a = a0;
     out[p + 3] = a;
-    if (ramp !== undefined) ramp[p >> 2] = a;
+    if (ramp !== undefined) ramp[i] = a;
+    transparent += a === 0 ? 1 : 0;
+    partial += a !== 0 && a !== 255 ? 1 : 0;
 
-    if (a === 255) {
-      if (mode !== 0) {
-        let s: number;
-        if (mode === 1) {
-          const o1 = out[p + cb2]!;
-          const o2 = out[p + cc]!;
-          s = out[p + ca]! - (o1 > o2 ? o1 : o2);
-        } else {
-          const h1 = out[p + ca]!;
-          const h2 = out[p + cb2]!;
-          s = (h1 < h2 ? h1 : h2) - out[p + cc]!;
-        }
-        if (s > 0) {
-          if (candCount === cand.length) {
-            const grown = new Int32Array(cand.length * 2);
-            grown.set(cand);
-            cand = grown;
-          }
-          cand[candCount++] = p;
-        }
+    if (mode === 1) {
+      const o1 = out[p + cb2]!;
+      const o2 = out[p + cc]!;
+      const m = o1 > o2 ? o1 : o2;
+      if (out[p + ca]! > m) {
+        // key cast: despill now if not opaque, else decide later whether it is near the edge
+        if (a !== 255) out[p + ca] = m;
+        else push(p);
       }
-    } else {
-      if (a === 0) transparent++;
-      else partial++;
-      if (mode === 1) {
-        const o1 = out[p + cb2]!;
-        const o2 = out[p + cc]!;
-        const m = o1 > o2 ? o1 : o2;
-        if (out[p + ca]! > m) out[p + ca] = m;
-      } else if (mode === 2) {
-        const h1 = out[p + ca]!;
-        const h2 = out[p + cb2]!;
-        const s = (h1 < h2 ? h1 : h2) - out[p + cc]!;
-        if (s > 0) {
-          out[p + ca] = h1 - s;
-          out[p + cb2] = h2 - s;
-        }
+    } else if (mode === 2) {
+      const h1 = out[p + ca]!;
+      const h2 = out[p + cb2]!;
+      const sp = (h1 < h2 ? h1 : h2) - out[p + cc]!;
+      if (sp > 0) {
+        if (a !== 255) {
+          out[p + ca] = h1 - sp;
+          out[p + cb2] = h2 - sp;
+        } else push(p);
       }
     }
   }
@@ -597,7 +633,7 @@ const UNMIX_RADIUS = 2;
  * C = a*F + (1-a)*K sits at distance a*d(F), so for a subject far from the key (red, blue)
  * a 50 % edge pixel is already past opaqueAbove and would stay opaque with a dull fringe
  * colour, while subjects close to the key come out too transparent. For silhouette pixels
- * (partial by the ramp, or opaque next to a keyed-out pixel) we look for opaque pixels F
+ * (partial by the ramp, or opaque next to a non-opaque pixel) we look for opaque pixels F
  * within UNMIX_RADIUS such that C lies on the segment K..F (perpendicular residual under
  * UNMIX_TOLERANCE), take the one farthest from the key (the purest subject colour; a black
  * outline pixel next to a red fill keeps alpha 1 because red does not explain it), and set
@@ -632,24 +668,24 @@ function unmixEdges(
       const ra = ramp[i]!;
       if (ra === 0) continue;
       if (ra === 255) {
-        // opaque: only silhouette pixels (a keyed-out 8-neighbour) are looked at
+        // opaque: only silhouette pixels (a non-opaque 8-neighbour) are looked at
         let edge = false;
         if (inner && x > 0 && x < width - 1) {
           edge =
-            ramp[i - 1] === 0 ||
-            ramp[i + 1] === 0 ||
-            ramp[i - w] === 0 ||
-            ramp[i + w] === 0 ||
-            ramp[i - w - 1] === 0 ||
-            ramp[i - w + 1] === 0 ||
-            ramp[i + w - 1] === 0 ||
-            ramp[i + w + 1] === 0;
+            ramp[i - 1] !== 255 ||
+            ramp[i + 1] !== 255 ||
+            ramp[i - w] !== 255 ||
+            ramp[i + w] !== 255 ||
+            ramp[i - w - 1] !== 255 ||
+            ramp[i - w + 1] !== 255 ||
+            ramp[i + w - 1] !== 255 ||
+            ramp[i + w + 1] !== 255;
         } else {
           const xA = x > 0 ? x - 1 : 0;
           const xB = x < width - 1 ? x + 1 : width - 1;
           for (let yy = yA; yy <= yB && !edge; yy++) {
             for (let xx = xA; xx <= xB; xx++) {
-              if (ramp[yy * width + xx] === 0) {
+              if (ramp[yy * width + xx] !== 255) {
                 edge = true;
                 break;
               }
@@ -834,10 +870,4 @@ export function chromaKey(
       borderTransparentShare >= MIN_BORDER_KEYED_SHARE &&
       (keyGiven || keyChroma(key) >= MIN_ESTIMATED_KEY_CHROMA),
   };
-}
-
-/** Exposed for tests: the key cast of one colour under a given key (> 0 means cast). */
-export function keySpill(color: Rgb, key: Rgb): number {
-  const px = new Uint8Array([clampByte(color.r), clampByte(color.g), clampByte(color.b), 255]);
-  return spillAt(px, 0, despillFor(key));
 }

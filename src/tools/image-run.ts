@@ -26,6 +26,10 @@ export interface InputImage extends UploadFile {
   label: string;
   width: number;
   height: number;
+  /** The input's own format, when it was converted to png for upload. */
+  convertedFrom?: string;
+  /** The mask check's verdict, shown in dry runs. */
+  check?: string;
 }
 
 export interface ImageRun {
@@ -51,7 +55,15 @@ const ENDPOINT_PATHS: Record<Endpoint, string> = {
 };
 
 function describeUpload(image: InputImage) {
-  return { path: image.label, width: image.width, height: image.height, type: image.type, bytes: image.bytes.length };
+  return {
+    path: image.label,
+    width: image.width,
+    height: image.height,
+    type: image.type,
+    bytes: image.bytes.length,
+    ...(image.convertedFrom ? { converted_from: image.convertedFrom } : {}),
+    ...(image.check ? { check: image.check } : {}),
+  };
 }
 
 export function dryRunPayload(run: ImageRun): DryRunPayload {

@@ -10,9 +10,11 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import { VERSION, type ServerConfig } from './config.js';
+import { DEFAULT_PAGE_SIZE, VERSION, type ServerConfig } from './config.js';
 import { createImageApi, type ImageApi } from './io/openai.js';
 import { chooseWorkspace, rootUrisToPaths, type Workspace } from './io/workspace.js';
+import { registerPrompts } from './prompts.js';
+import { registerResources } from './resources.js';
 import { errorResult } from './results.js';
 import type { LogLevel, ToolContext, ToolDefinition } from './tools/context.js';
 import { generateTool } from './tools/generate.js';
@@ -31,7 +33,8 @@ export function createServer(config: ServerConfig): McpServer {
       capabilities: { logging: {} },
       instructions:
         'Image tools backed by the OpenAI Images API. generate makes new images, saved under output/imagegen/ in the workspace; ' +
-        'results give the saved paths, the final prompt and the model. Inspect each output before using it.',
+        'results give the saved paths, the final prompt, the model, the cost and one small preview picture (a numbered contact sheet for several images). ' +
+        'Inspect each output before using it. Saved images, batch manifests and the history are resources; each use case has a prompt recipe.',
     },
   );
 
@@ -70,6 +73,9 @@ export function createServer(config: ServerConfig): McpServer {
     });
   };
 
+  registerResources(server, { workspace: getWorkspace, pageSize: config.resourcePageSize ?? DEFAULT_PAGE_SIZE });
+  registerPrompts(server);
+
   for (const tool of TOOLS) {
     server.registerTool(
       tool.name,
@@ -99,7 +105,10 @@ export function createServer(config: ServerConfig): McpServer {
             });
         }
         try {
-          return await tool.handle(args, ctx);
+          const result = await tool.handle(args, ctx);
+          // New files changed the gallery: clients that show resources refresh their list.
+          if (!result.isError && result.structuredContent?.dry_run === false) server.sendResourceListChanged();
+          return result;
         } catch (error) {
           // The last line of defence: a bug or an unexpected I/O failure is a result, never a crash.
           const message = error instanceof Error ? error.message : String(error);

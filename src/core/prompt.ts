@@ -67,6 +67,9 @@ const LABELS: Record<AugmentationField | 'prompt', string> = {
   negative: 'Avoid',
 };
 
+/** The label of each line of the spec, for anything that shows the spec's shape. */
+export const FIELD_LABELS: Readonly<Record<AugmentationField | 'prompt', string>> = LABELS;
+
 const LINE_ORDER: readonly (AugmentationField | 'prompt')[] = [
   'use_case',
   'asset_type',

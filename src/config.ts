@@ -2,6 +2,7 @@
  * What the server is started with: flags, environment, and the knobs tests turn (clock, backoff
  * base, heartbeat interval). Nothing here reads the API key beyond passing it to the OpenAI edge.
  */
+import { parseCostCap } from './core/cost.js';
 import { DEFAULT_BASE_DELAY_MS } from './core/retry.js';
 import { apiEnvironment, type ApiEnvironment, type ImageApi } from './io/openai.js';
 
@@ -14,11 +15,16 @@ export interface ServerConfig {
   now: () => Date;
   retryBaseDelayMs: number;
   heartbeatMs: number;
+  /** IMAGEGEN_MAX_COST_USD: the spending cap per call or batch; none when unset. */
+  costCap?: { usd?: number; invalid?: string };
+  /** Entries per resources/list page (IMAGEGEN_PAGE_SIZE). */
+  resourcePageSize?: number;
   /** Replaces the OpenAI edge (in-process tests). */
   imageApi?: ImageApi;
 }
 
 export const VERSION = '0.1.0';
+export const DEFAULT_PAGE_SIZE = 50;
 
 export const USAGE = `imagegen-mcp ${VERSION}: an MCP server (stdio) for image generation with OpenAI GPT Image models.
 
@@ -30,7 +36,7 @@ Usage: imagegen-mcp [--root <folder>]
   --version         the version
 
 Environment: OPENAI_API_KEY (needed for real calls, not for dry runs), OPENAI_BASE_URL,
-OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT.`;
+OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT, IMAGEGEN_MAX_COST_USD (spending cap per call).`;
 
 export type ParsedArgs = { kind: 'run'; root?: string } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
@@ -78,5 +84,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootF
     now: clockFrom(env),
     retryBaseDelayMs: positiveNumber(env.IMAGEGEN_RETRY_BASE_MS, DEFAULT_BASE_DELAY_MS),
     heartbeatMs: Math.max(10, positiveNumber(env.IMAGEGEN_HEARTBEAT_MS, 5_000)),
+    costCap: parseCostCap(env.IMAGEGEN_MAX_COST_USD),
+    resourcePageSize: Math.max(1, Math.floor(positiveNumber(env.IMAGEGEN_PAGE_SIZE, DEFAULT_PAGE_SIZE))),
   };
 }

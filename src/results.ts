@@ -81,8 +81,9 @@ export const imageResultShape = {
   warnings: z.array(z.string()),
   attempts: z.number().int().optional(),
   usage: usageSchema.optional(),
-  cost_usd: z.number().optional(),
-  estimated_cost_usd: z.number().optional(),
+  cost_usd: z.number().optional().describe('Real calls: the cost from the API usage, in USD'),
+  estimated_cost_usd: z.number().optional().describe('Dry runs: the estimate, where a published figure exists'),
+  cost_note: z.string().optional().describe('How the cost or estimate was made, or why there is none'),
   request: z
     .object({
       endpoint: z.string(),

@@ -10,9 +10,11 @@ import {
   type ServerNotification,
   type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
-import { VERSION, type ServerConfig } from './config.js';
+import { DEFAULT_PAGE_SIZE, VERSION, type ServerConfig } from './config.js';
 import { createImageApi, type ImageApi } from './io/openai.js';
 import { chooseWorkspace, rootUrisToPaths, type Workspace } from './io/workspace.js';
+import { registerPrompts } from './prompts.js';
+import { registerResources } from './resources.js';
 import { errorResult } from './results.js';
 import type { LogLevel, ToolContext, ToolDefinition } from './tools/context.js';
 import { editTool } from './tools/edit.js';
@@ -33,7 +35,8 @@ export function createServer(config: ServerConfig): McpServer {
       instructions:
         'Image tools backed by the OpenAI Images API. generate makes new images; edit changes existing ones (workspace paths, file:// links of earlier outputs ' +
         'or data: URLs, with an optional mask). Files are saved under output/imagegen/ in the workspace and never overwritten without force; ' +
-        'results give the saved paths, the final prompt and the model. Inspect each output before using it.',
+        'results give the saved paths, the final prompt, the model, the cost and one small preview picture (a numbered contact sheet for several images). ' +
+        'Inspect each output before using it. Saved images, batch manifests and the history are resources; each use case has a prompt recipe.',
     },
   );
 
@@ -72,6 +75,9 @@ export function createServer(config: ServerConfig): McpServer {
     });
   };
 
+  registerResources(server, { workspace: getWorkspace, pageSize: config.resourcePageSize ?? DEFAULT_PAGE_SIZE });
+  registerPrompts(server);
+
   for (const tool of TOOLS) {
     server.registerTool(
       tool.name,
@@ -101,7 +107,10 @@ export function createServer(config: ServerConfig): McpServer {
             });
         }
         try {
-          return await tool.handle(args, ctx);
+          const result = await tool.handle(args, ctx);
+          // New files changed the gallery: clients that show resources refresh their list.
+          if (!result.isError && result.structuredContent?.dry_run === false) server.sendResourceListChanged();
+          return result;
         } catch (error) {
           // The last line of defence: a bug or an unexpected I/O failure is a result, never a crash.
           const message = error instanceof Error ? error.message : String(error);

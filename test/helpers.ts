@@ -104,6 +104,9 @@ export interface StructuredImageResult {
   warnings: string[];
   attempts?: number;
   usage?: Record<string, unknown>;
+  cost_usd?: number;
+  estimated_cost_usd?: number;
+  cost_note?: string;
   request?: { endpoint: string; payload: Record<string, unknown> };
 }
 

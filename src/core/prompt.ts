@@ -67,6 +67,9 @@ const LABELS: Record<AugmentationField | 'prompt', string> = {
   negative: 'Avoid',
 };
 
+/** The label of each line of the spec, for anything that shows the spec's shape. */
+export const FIELD_LABELS: Readonly<Record<AugmentationField | 'prompt', string>> = LABELS;
+
 /** The order of the spec's lines: the fields' order, with the user's prompt third. */
 const LINE_ORDER: readonly (AugmentationField | 'prompt')[] = [
   ...AUGMENTATION_FIELDS.slice(0, 2),

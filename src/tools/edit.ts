@@ -170,6 +170,8 @@ export const editTool = defineTool({
         downscaleMaxDim: args.downscale_max_dim,
         downscaleSuffix: args.downscale_suffix,
         maxAttempts: args.max_attempts,
+        preview: args.preview,
+        maxCostUsd: args.max_cost_usd,
         dryRun: args.dry_run ?? false,
       },
       ctx,

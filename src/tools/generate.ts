@@ -61,6 +61,8 @@ export const generateTool = defineTool({
         downscaleSuffix: args.downscale_suffix,
         maxAttempts: args.max_attempts,
         dryRun: args.dry_run ?? false,
+        preview: args.preview,
+        maxCostUsd: args.max_cost_usd,
       },
       ctx,
     );

@@ -4,11 +4,14 @@
  */
 import { pathToFileURL } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { checkSpendingCap, costFromUsage, estimateCost, formatUsd, projectSpend, roundUsd, spendingCap, type Estimate } from '../core/cost.js';
 import { downscaledPath, DEFAULT_DOWNSCALE_SUFFIX } from '../core/paths.js';
 import { apiParameters, type ResolvedRequest } from '../core/request.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
+import { appendHistory, type HistoryEntry } from '../io/history.js';
 import { downscale, inspectImage } from '../io/images.js';
 import { ImageApiError, type Endpoint, type ImageApiAnswer, type UploadFile } from '../io/openai.js';
+import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
 import type { Workspace } from '../io/workspace.js';
 import { cleanUsage, errorResult, formatBytes, type DryRunPayload, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
 import type { ToolContext } from './context.js';
@@ -47,12 +50,30 @@ export interface ImageRun {
   mask?: InputImage;
   /** Extra lines for the text result (e.g. input roles). */
   notes?: string[];
+  /** The `preview` argument: false leaves the picture out (default true). */
+  preview?: boolean | undefined;
+  /** The `max_cost_usd` argument: the spending cap for this call, instead of IMAGEGEN_MAX_COST_USD. */
+  maxCostUsd?: number | undefined;
 }
 
 const ENDPOINT_PATHS: Record<Endpoint, string> = {
   generations: '/v1/images/generations',
   edits: '/v1/images/edits',
 };
+
+const TOOL_OF: Record<Endpoint, string> = { generations: 'generate', edits: 'edit' };
+
+/** The cost of the run before it is sent, where a published figure exists. */
+export function estimateRun(run: ImageRun): Estimate {
+  const { model, size, quality, n } = run.request.options;
+  return estimateCost({ model, size, quality, n, prompt: run.request.prompt, inputImages: run.images?.length ?? 0 });
+}
+
+/** The spending guard for one run: the refusal text, or undefined when the call may go ahead. */
+export function spendingRefusal(run: ImageRun, ctx: ToolContext, estimate: Estimate = estimateRun(run)): string | undefined {
+  const projection = projectSpend([{ estimate, images: run.request.options.n }]);
+  return checkSpendingCap(projection, spendingCap(ctx.config.costCap ?? {}, run.maxCostUsd));
+}
 
 function describeUpload(image: InputImage) {
   return {
@@ -108,7 +129,7 @@ function baseResult(run: ImageRun, dryRun: boolean): Omit<ImageResult, 'images'>
   return result;
 }
 
-function dryRunResult(run: ImageRun, workspace: Workspace): CallToolResult {
+function dryRunResult(run: ImageRun, workspace: Workspace, ctx: ToolContext): CallToolResult {
   const images = plannedFacts(run, workspace);
   const payload = dryRunPayload(run);
   const structured: ImageResult = {
@@ -116,12 +137,26 @@ function dryRunResult(run: ImageRun, workspace: Workspace): CallToolResult {
     images,
     request: { endpoint: ENDPOINT_PATHS[run.endpoint], payload },
   };
+  const estimate = estimateRun(run);
+  if (estimate.usd !== undefined) {
+    structured.estimated_cost_usd = estimate.usd;
+    structured.cost_note = estimate.note ? `${estimate.basis}; ${estimate.note}` : estimate.basis;
+  } else {
+    structured.cost_note = `No estimate: ${estimate.reason}. The real cost is reported from the API's usage after the call.`;
+  }
+  const refusal = spendingRefusal(run, ctx, estimate);
   const out = new ResultBuilder();
   if (run.request.options.routingNote) out.line(run.request.options.routingNote);
   out.line(`Dry run: nothing was sent. POST ${ENDPOINT_PATHS[run.endpoint]} with model ${run.request.options.model}.`);
   out.line(`Would save: ${images.map((i) => i.path + (i.web_path ? ` (+ ${i.web_path})` : '')).join(', ')}`);
   for (const note of run.notes ?? []) out.line(note);
   out.line(`Payload: ${JSON.stringify(payload)}`);
+  out.line(
+    estimate.usd !== undefined
+      ? `Estimated cost: ${formatUsd(estimate.usd)} (${structured.cost_note}).`
+      : `Estimated cost: none (${estimate.reason}); the real cost is reported from the API's usage after the call.`,
+  );
+  if (refusal) out.line(`Without dry_run this call would be refused: ${refusal}`);
   for (const w of run.warnings) out.line(`Warning: ${w}`);
   return out.build(structured);
 }
@@ -172,12 +207,14 @@ async function saveAll(run: ImageRun, answer: ImageApiAnswer, workspace: Workspa
 
 export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<CallToolResult> {
   const workspace = await ctx.workspace();
-  if (run.dryRun) return dryRunResult(run, workspace);
+  if (run.dryRun) return dryRunResult(run, workspace, ctx);
   if (!ctx.config.api.apiKey) {
     return errorResult(
       'OPENAI_API_KEY is not set, so no image can be made. Add it to the env of this server in your MCP client config (Codex also needs env_vars = ["OPENAI_API_KEY"]), or use dry_run to check the request without a key.',
     );
   }
+  const refusal = spendingRefusal(run, ctx);
+  if (refusal) return errorResult(refusal);
   const options = run.request.options;
   const stopHeartbeat = startHeartbeat(ctx, options.model);
   let answer: ImageApiAnswer;
@@ -206,9 +243,11 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
   } finally {
     stopHeartbeat();
   }
+  const cost = costFromUsage(options.model, answer.usage);
   ctx.log(
     'info',
-    `${run.endpoint} model=${options.model} size=${options.size} quality=${options.quality} n=${options.n} duration_ms=${answer.durationMs} attempts=${answer.attempts}`,
+    `${run.endpoint} model=${options.model} size=${options.size} quality=${options.quality} n=${options.n} duration_ms=${answer.durationMs} attempts=${answer.attempts}` +
+      (cost.usd !== undefined ? ` cost_usd=${cost.usd}` : ''),
   );
 
   let saved: SavedImage[];
@@ -223,18 +262,40 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
   const structured: ImageResult = { ...baseResult(run, false), images, attempts: answer.attempts };
   const usage = cleanUsage(answer.usage);
   if (usage) structured.usage = usage;
+  if (cost.usd !== undefined) {
+    structured.cost_usd = cost.usd;
+    structured.cost_note = cost.basis;
+  } else {
+    structured.cost_note = `No cost: ${cost.reason}.`;
+  }
+
+  const [, preview] = await Promise.all([
+    recordHistory(run, answer, saved, cost.usd, workspace).catch((error: unknown) => {
+      run.warnings.push(`The image was saved, but its line in the history could not be written: ${messageOf(error)}`);
+    }),
+    run.preview === false
+      ? undefined
+      : previewFiles(saved.map((s) => s.files[0]!)).catch((error: unknown) => {
+          run.warnings.push(`No preview could be made (the saved files are fine): ${messageOf(error)}`);
+          return undefined;
+        }),
+  ]);
 
   const out = new ResultBuilder();
   if (options.routingNote) out.line(options.routingNote);
   out.line(`Saved ${images.length} image${images.length === 1 ? '' : 's'} with ${options.model}:`);
-  for (const image of images) {
+  images.forEach((image, i) => {
+    const bullet = images.length === 1 ? '-' : `${i + 1}.`;
     out.line(
-      `- ${image.path} (${image.width}x${image.height} ${image.format}, ${formatBytes(image.bytes ?? 0)})${image.web_path ? `, web copy ${image.web_path}` : ''}`,
+      `${bullet} ${image.path} (${image.width}x${image.height} ${image.format}, ${formatBytes(image.bytes ?? 0)})${image.web_path ? `, web copy ${image.web_path}` : ''}`,
     );
-  }
+  });
   for (const note of run.notes ?? []) out.line(note);
   out.line(`Prompt: ${run.request.prompt}`);
+  out.line(cost.usd !== undefined ? `Cost: ${formatUsd(cost.usd)} (${cost.basis}).` : `Cost: unknown (${cost.reason}).`);
+  if (preview) out.line(describePreview(preview));
   for (const w of run.warnings) out.line(`Warning: ${w}`);
+  if (preview) out.block(previewBlock(preview));
   for (const { facts, files } of saved) {
     for (const file of files) {
       out.block({
@@ -246,4 +307,42 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
     }
   }
   return out.build(structured);
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** One history line per saved image; each line carries its share of the call's cost. */
+async function recordHistory(
+  run: ImageRun,
+  answer: ImageApiAnswer,
+  saved: readonly SavedImage[],
+  costUsd: number | undefined,
+  workspace: Workspace,
+): Promise<void> {
+  const time = new Date().toISOString();
+  const { request } = run;
+  const entries = saved.map(({ facts }): HistoryEntry => {
+    const entry: HistoryEntry = {
+      time,
+      tool: TOOL_OF[run.endpoint],
+      path: facts.path,
+      model: request.options.model,
+      prompt: request.prompt,
+      params: apiParameters(request.options),
+      width: facts.width,
+      height: facts.height,
+      format: facts.format,
+      bytes: facts.bytes,
+    };
+    if (facts.web_path) entry.web_path = facts.web_path;
+    if (request.userPrompt !== request.prompt) entry.user_prompt = request.userPrompt;
+    if (run.images) entry.inputs = run.images.map((i) => i.label);
+    if (answer.usage) entry.call_usage = answer.usage as Record<string, unknown>;
+    if (costUsd !== undefined) entry.cost_usd = roundUsd(costUsd / saved.length);
+    if (request.options.routingNote) entry.routing_note = request.options.routingNote;
+    return entry;
+  });
+  await appendHistory(workspace, entries);
 }

@@ -56,6 +56,15 @@ export const outputShape = {
 export const controlShape = {
   dry_run: z.boolean().optional().describe('Return the exact request and planned paths without calling the API (no key needed).'),
   max_attempts: z.number().int().min(1).max(10).optional().describe('Attempts for transient failures (429, 5xx, timeouts), 1-10 (default 3).'),
+  preview: z
+    .boolean()
+    .optional()
+    .describe('Return one small preview picture of the saved images (a numbered contact sheet for several); default true. false: text and links only.'),
+  max_cost_usd: z
+    .number()
+    .min(0)
+    .optional()
+    .describe('Spending cap in USD for this call, instead of IMAGEGEN_MAX_COST_USD: a call estimated above it is refused before anything is sent.'),
 };
 
 export const promptShape = {

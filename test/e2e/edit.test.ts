@@ -455,3 +455,21 @@ describe('dry run', () => {
     expect(textOf(result)).toMatch(/is 512x512, image 1 is 1024x1024/);
   });
 });
+
+describe('what the agent sees', () => {
+  it('gets one small preview, a cost from usage, and a history line, like generate', async () => {
+    const result = await server.call('edit', { images: ['photos/room.png'], prompt: 'add a plant', size: '1024x1024', out: 'seen/room.png' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const pictures = result.content.filter((b) => b.type === 'image');
+    expect(pictures).toHaveLength(1);
+    const picture = pictures[0] as { data: string };
+    const meta = await sharp(Buffer.from(picture.data, 'base64')).metadata();
+    expect(Math.max(meta.width!, meta.height!)).toBeLessThanOrEqual(512);
+    expect(structured(result)).toHaveProperty('cost_usd');
+    const history = (await readFile(at(OUTPUT, 'history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { tool: string; path: string });
+    expect(history.at(-1)).toMatchObject({ tool: 'edit', path: 'seen/room.png' });
+
+    const quiet = await server.call('edit', { images: ['photos/room.png'], prompt: 'add a plant', size: '1024x1024', out: 'seen/quiet.png', preview: false });
+    expect(quiet.content.filter((b) => b.type === 'image')).toHaveLength(0);
+  });
+});

@@ -372,8 +372,8 @@ describe('keys, dry runs and the workspace root', () => {
       const envOnly = await spawnServer({ cwd: c.dir, env: { IMAGEGEN_ROOT: b.dir, OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url } });
       await envOnly.call('generate', { prompt: 'x', size: '1024x1024' });
       await envOnly.close();
-      expect(await filesUnder(a.dir)).toEqual([`${OUTPUT}/output.png`]);
-      expect(await filesUnder(b.dir)).toEqual([`${OUTPUT}/output.png`]);
+      expect(await filesUnder(a.dir)).toEqual([`${OUTPUT}/history.jsonl`, `${OUTPUT}/output.png`]);
+      expect(await filesUnder(b.dir)).toEqual([`${OUTPUT}/history.jsonl`, `${OUTPUT}/output.png`]);
       expect(await filesUnder(c.dir)).toEqual([]);
     } finally {
       await Promise.all([a.cleanup(), b.cleanup(), c.cleanup()]);

@@ -41,7 +41,7 @@ describe('the client’s MCP roots', () => {
       const inFirst = await call({ prompt: 'a pear', size: '1024x1024' });
       expect(inFirst.isError, textOf(inFirst)).toBeFalsy();
       expect(structured(inFirst).images[0]!.path).toBe('output/imagegen/output.png');
-      expect(await readdir(`${first.dir}/output/imagegen`)).toEqual(['output.png']);
+      expect(await readdir(`${first.dir}/output/imagegen`)).toContain('output.png');
 
       const outside = await call({ prompt: 'a pear', out: `${second.dir}/x.png` });
       expect(outside.isError).toBe(true);
@@ -52,7 +52,7 @@ describe('the client’s MCP roots', () => {
       await new Promise((r) => setTimeout(r, 100));
       const inSecond = await call({ prompt: 'a plum', size: '1024x1024' });
       expect(inSecond.isError, textOf(inSecond)).toBeFalsy();
-      expect(await readdir(`${second.dir}/output/imagegen`)).toEqual(['output.png']);
+      expect(await readdir(`${second.dir}/output/imagegen`)).toContain('output.png');
     } finally {
       await client.close();
       await Promise.all([first.cleanup(), second.cleanup()]);

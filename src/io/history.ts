@@ -1,0 +1,98 @@
+/**
+ * output/imagegen/history.jsonl: one JSON line per saved image (time, tool, path, model, final
+ * prompt, parameters, usage, cost), so a person can find how any asset was made and an agent can
+ * make it again. Appends are serialised in this process and each call's lines go in one write to a
+ * file opened for appending, so lines from concurrent calls never interleave.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { DEFAULT_OUTPUT_DIR } from '../core/paths.js';
+import type { Workspace } from './workspace.js';
+
+export const HISTORY_FILE = path.posix.join(DEFAULT_OUTPUT_DIR, 'history.jsonl');
+
+export interface HistoryEntry {
+  /** ISO 8601, when the image was saved. */
+  time: string;
+  tool: string;
+  /** The image, relative to the workspace root. */
+  path: string;
+  web_path?: string;
+  model: string;
+  /** The final prompt sent to the API. */
+  prompt: string;
+  /** The prompt as the user wrote it, when augmentation changed it. */
+  user_prompt?: string;
+  /** The API parameters (model, n, size, quality, output_format ...). */
+  params: Record<string, unknown>;
+  width?: number;
+  height?: number;
+  format?: string;
+  bytes?: number;
+  /** Input images of an edit, relative to the workspace root. */
+  inputs?: string[];
+  /** The usage of the whole call that made this image (shared by its n images). */
+  call_usage?: Record<string, unknown>;
+  /** This image's share of the call's cost (the call's cost / its images), so lines add up. */
+  cost_usd?: number;
+  routing_note?: string;
+  /** Batch jobs: the job's number and the batch's folder. */
+  job?: number;
+  batch?: string;
+}
+
+const queues = new Map<string, Promise<void>>();
+
+/** The history file of a workspace (in its first root). */
+export async function historyPath(workspace: Workspace): Promise<string> {
+  return workspace.resolveOutput(HISTORY_FILE, 'history');
+}
+
+/** Appends one line per entry, in order, in one write. Safe to call concurrently. */
+export async function appendHistory(workspace: Workspace, entries: readonly HistoryEntry[]): Promise<void> {
+  if (entries.length === 0) return;
+  const file = await historyPath(workspace);
+  const text = entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
+  const previous = queues.get(file) ?? Promise.resolve();
+  const mine = previous.then(async () => {
+    await fs.mkdir(path.dirname(file), { recursive: true });
+    await fs.appendFile(file, text, { encoding: 'utf8', flag: 'a' });
+  });
+  const settled = mine.catch(() => {});
+  queues.set(file, settled);
+  settled.then(() => {
+    if (queues.get(file) === settled) queues.delete(file);
+  });
+  return mine;
+}
+
+/** Every well-formed line of the history, oldest first; a missing file is an empty history. */
+export async function readHistory(workspace: Workspace): Promise<HistoryEntry[]> {
+  let text: string;
+  try {
+    text = await fs.readFile(await workspace.resolveInput(HISTORY_FILE, 'history'), 'utf8');
+  } catch {
+    return [];
+  }
+  const entries: HistoryEntry[] = [];
+  for (const line of text.split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      const entry = JSON.parse(line) as HistoryEntry;
+      if (entry && typeof entry.path === 'string') entries.push(entry);
+    } catch {
+      // a damaged line (e.g. hand-edited) is skipped, not fatal
+    }
+  }
+  return entries;
+}
+
+/** The latest entry for each path (and web copy), for looking up how a file was made. */
+export function latestByPath(entries: readonly HistoryEntry[]): Map<string, HistoryEntry> {
+  const byPath = new Map<string, HistoryEntry>();
+  for (const entry of entries) {
+    byPath.set(entry.path, entry);
+    if (entry.web_path) byPath.set(entry.web_path, entry);
+  }
+  return byPath;
+}

@@ -1,0 +1,57 @@
+import { appendFile, readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { HISTORY_FILE, appendHistory, latestByPath, readHistory, type HistoryEntry } from '../../src/io/history.js';
+import { Workspace } from '../../src/io/workspace.js';
+import { tempWorkspace } from '../helpers.js';
+
+let ws: { dir: string; cleanup: () => Promise<void> };
+let workspace: Workspace;
+
+beforeEach(async () => {
+  ws = await tempWorkspace('imagegen-history-');
+  workspace = await Workspace.create([ws.dir], 'flag');
+});
+afterEach(() => ws.cleanup());
+
+const entry = (call: number, image: number, prompt: string): HistoryEntry => ({
+  time: new Date(0).toISOString(),
+  tool: 'generate',
+  path: `out/call-${call}-${image}.png`,
+  model: 'gpt-image-2',
+  prompt,
+  params: { n: 4 },
+});
+
+describe('history.jsonl', () => {
+  it('keeps each call\'s lines whole and together when many calls append at once', async () => {
+    // Each call's text is over 512 KB, more than Node writes in one go, so unserialised appends would interleave.
+    const calls = Array.from({ length: 40 }, (_, call) =>
+      Array.from({ length: 4 }, (_, image) => entry(call, image, `${call}:${image} `.repeat(30_000))),
+    );
+    await Promise.all(calls.map((entries) => appendHistory(workspace, entries)));
+    const lines = (await readFile(path.join(ws.dir, HISTORY_FILE), 'utf8')).trimEnd().split('\n');
+    expect(lines).toHaveLength(160);
+    const parsed = lines.map((line) => JSON.parse(line) as HistoryEntry);
+    for (let i = 0; i < parsed.length; i += 4) {
+      const call = parsed[i]!.path.split('-')[1];
+      expect(parsed.slice(i, i + 4).map((e) => e.path)).toEqual([0, 1, 2, 3].map((image) => `out/call-${call}-${image}.png`));
+    }
+    expect(new Set(parsed.map((e) => e.path)).size).toBe(160);
+  });
+
+  it('reads back the latest entry per path and skips damaged lines', async () => {
+    await appendHistory(workspace, [entry(1, 1, 'first')]);
+    await appendHistory(workspace, [{ ...entry(1, 1, 'second'), web_path: 'out/call-1-1-web.png' }]);
+    await appendFile(path.join(ws.dir, HISTORY_FILE), '{"broken\n');
+    const entries = await readHistory(workspace);
+    expect(entries).toHaveLength(2);
+    const latest = latestByPath(entries);
+    expect(latest.get('out/call-1-1.png')!.prompt).toBe('second');
+    expect(latest.get('out/call-1-1-web.png')!.prompt).toBe('second');
+  });
+
+  it('is empty before anything was saved', async () => {
+    expect(await readHistory(workspace)).toEqual([]);
+  });
+});

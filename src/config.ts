@@ -3,6 +3,7 @@
  * base, heartbeat interval). Nothing here reads the API key beyond passing it to the OpenAI edge.
  */
 import { DEFAULT_BASE_DELAY_MS } from './core/retry.js';
+import { parseTransparency, TRANSPARENCY_STRATEGIES, type TransparencyStrategy } from './core/transparency.js';
 import { apiEnvironment, type ApiEnvironment, type ImageApi } from './io/openai.js';
 
 export interface ServerConfig {
@@ -14,6 +15,10 @@ export interface ServerConfig {
   now: () => Date;
   retryBaseDelayMs: number;
   heartbeatMs: number;
+  /** The transparency strategy when a call gives none (IMAGEGEN_TRANSPARENCY); undefined means route. */
+  transparency?: TransparencyStrategy | undefined;
+  /** Problems with the environment, told on stderr at start-up (the server still starts). */
+  configWarnings?: string[];
   /** Replaces the OpenAI edge (in-process tests). */
   imageApi?: ImageApi;
 }
@@ -30,7 +35,8 @@ Usage: imagegen-mcp [--root <folder>]
   --version         the version
 
 Environment: OPENAI_API_KEY (needed for real calls, not for dry runs), OPENAI_BASE_URL,
-OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT.`;
+OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT, IMAGEGEN_TRANSPARENCY (route, chroma_key
+or native: how transparent backgrounds are made when a call does not say).`;
 
 export type ParsedArgs = { kind: 'run'; root?: string } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
@@ -70,7 +76,16 @@ function clockFrom(env: NodeJS.ProcessEnv): () => Date {
 }
 
 export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootFlag?: string): ServerConfig {
+  const configWarnings: string[] = [];
+  const transparency = env.IMAGEGEN_TRANSPARENCY ? parseTransparency(env.IMAGEGEN_TRANSPARENCY) : undefined;
+  if (env.IMAGEGEN_TRANSPARENCY && !transparency) {
+    configWarnings.push(
+      `IMAGEGEN_TRANSPARENCY="${env.IMAGEGEN_TRANSPARENCY}" is not one of ${TRANSPARENCY_STRATEGIES.join(', ')}; using route.`,
+    );
+  }
   return {
+    transparency,
+    configWarnings,
     rootFlag,
     rootEnv: env.IMAGEGEN_ROOT || undefined,
     cwd,

@@ -16,11 +16,12 @@ import { chooseWorkspace, rootUrisToPaths, type Workspace } from './io/workspace
 import { errorResult } from './results.js';
 import type { LogLevel, ToolContext, ToolDefinition } from './tools/context.js';
 import { generateTool } from './tools/generate.js';
+import { removeBackgroundTool } from './tools/remove-background.js';
 import { redact } from './core/api-errors.js';
 
 // Typed loosely on purpose: each tool's own schema types its handler.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const TOOLS: ToolDefinition<any>[] = [generateTool];
+export const TOOLS: ToolDefinition<any>[] = [generateTool, removeBackgroundTool];
 
 const ROOTS_TIMEOUT_MS = 5_000;
 
@@ -31,7 +32,8 @@ export function createServer(config: ServerConfig): McpServer {
       capabilities: { logging: {} },
       instructions:
         'Image tools backed by the OpenAI Images API. generate makes new images, saved under output/imagegen/ in the workspace; ' +
-        'results give the saved paths, the final prompt and the model. Inspect each output before using it.',
+        'results give the saved paths, the final prompt and the model. Inspect each output before using it. ' +
+        'remove_background turns the flat background of a workspace image into transparency locally (no API call).',
     },
   );
 

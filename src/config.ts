@@ -4,6 +4,7 @@
  */
 import { parseCostCap } from './core/cost.js';
 import { DEFAULT_BASE_DELAY_MS } from './core/retry.js';
+import { parseTransparency, TRANSPARENCY_STRATEGIES, type TransparencyStrategy } from './core/transparency.js';
 import { apiEnvironment, type ApiEnvironment, type ImageApi } from './io/openai.js';
 
 export interface ServerConfig {
@@ -19,6 +20,10 @@ export interface ServerConfig {
   costCap?: { usd?: number; invalid?: string };
   /** Entries per resources/list page (IMAGEGEN_PAGE_SIZE). */
   resourcePageSize?: number;
+  /** The transparency strategy when a call gives none (IMAGEGEN_TRANSPARENCY); undefined means route. */
+  transparency?: TransparencyStrategy | undefined;
+  /** Problems with the environment, told on stderr at start-up (the server still starts). */
+  configWarnings?: string[];
   /** Replaces the OpenAI edge (in-process tests). */
   imageApi?: ImageApi;
 }
@@ -36,7 +41,9 @@ Usage: imagegen-mcp [--root <folder>]
   --version         the version
 
 Environment: OPENAI_API_KEY (needed for real calls, not for dry runs), OPENAI_BASE_URL,
-OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT, IMAGEGEN_MAX_COST_USD (spending cap per call).`;
+OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT, IMAGEGEN_MAX_COST_USD (spending cap per call),
+IMAGEGEN_TRANSPARENCY (route, chroma_key or native: how transparent backgrounds are made when a
+call does not say).`;
 
 export type ParsedArgs = { kind: 'run'; root?: string } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
@@ -76,7 +83,16 @@ function clockFrom(env: NodeJS.ProcessEnv): () => Date {
 }
 
 export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootFlag?: string): ServerConfig {
+  const configWarnings: string[] = [];
+  const transparency = env.IMAGEGEN_TRANSPARENCY ? parseTransparency(env.IMAGEGEN_TRANSPARENCY) : undefined;
+  if (env.IMAGEGEN_TRANSPARENCY && !transparency) {
+    configWarnings.push(
+      `IMAGEGEN_TRANSPARENCY="${env.IMAGEGEN_TRANSPARENCY}" is not one of ${TRANSPARENCY_STRATEGIES.join(', ')}; using route.`,
+    );
+  }
   return {
+    transparency,
+    configWarnings,
     rootFlag,
     rootEnv: env.IMAGEGEN_ROOT || undefined,
     cwd,

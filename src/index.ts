@@ -19,6 +19,7 @@ if (parsed.kind === 'error') {
 }
 
 const config = configFromEnvironment(process.env, process.cwd(), parsed.root);
+for (const warning of config.configWarnings ?? []) process.stderr.write(`imagegen-mcp: ${warning}\n`);
 const server = createServer(config);
 
 // Bad input and API failures are tool results; anything that still escapes is logged, not fatal.

@@ -6,6 +6,7 @@
 import type { CallToolResult, ContentBlock } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { formatProblems, type Problem } from './core/problems.js';
+import { TRANSPARENCY_STRATEGIES } from './core/transparency.js';
 
 export const imageFactsSchema = z.object({
   path: z.string().describe('Relative to the workspace root'),
@@ -15,6 +16,17 @@ export const imageFactsSchema = z.object({
   bytes: z.number().int().optional(),
   web_path: z.string().optional().describe('The downscaled copy, when downscale_max_dim was given'),
   versioned_from: z.string().optional().describe('The planned path, when it existed and a versioned sibling was written'),
+  alpha: z
+    .object({
+      has_alpha: z.boolean(),
+      transparent_share: z.number().describe('Share of fully transparent pixels, read back from the saved file'),
+      key_color: z.string().optional().describe('chroma_key: the colour turned into alpha'),
+      keyed: z.boolean().optional().describe('chroma_key: false when almost nothing matched the key, so the opaque original was kept'),
+      partial_share: z.number().optional().describe('chroma_key: share of partly transparent (edge) pixels'),
+      source_path: z.string().optional().describe("chroma_key: the API's opaque original, kept beside the keyed image"),
+    })
+    .optional()
+    .describe('Transparent requests: what the saved file holds'),
 });
 export type ImageFactsOut = z.infer<typeof imageFactsSchema>;
 
@@ -76,6 +88,10 @@ export const imageResultShape = {
   dry_run: z.boolean(),
   model: z.string(),
   routing_note: z.string().optional(),
+  transparency: z
+    .object({ strategy: z.enum(TRANSPARENCY_STRATEGIES), key_color: z.string().optional() })
+    .optional()
+    .describe('Transparent requests: how the alpha was (or would be) made'),
   prompt: z.string().describe('The final prompt sent (or that would be sent) to the API'),
   images: z.array(imageFactsSchema),
   warnings: z.array(z.string()),

@@ -193,6 +193,21 @@ describe('generations', () => {
     expect(types).toEqual(['image_generation.partial_image', 'image_generation.partial_image', 'image_generation.completed']);
   });
 
+  it('draws the subject on the flat #rrggbb background a prompt asks for, unless told to ignore it', async () => {
+    const prompt = 'a frog\n\nBackground: a perfectly flat, solid #ff00ff background.';
+    const corner = async (b64: string | undefined) => {
+      const { data } = await sharp(decode(b64)).raw().toBuffer({ resolveWithObject: true });
+      return Array.from(data.subarray(0, 3));
+    };
+    const keyed = await client.images.generate({ model: 'gpt-image-2', prompt, size: '1024x1024', background: 'opaque' });
+    expect(await corner(keyed.data?.[0]?.b64_json)).toEqual([255, 0, 255]);
+    const plain = await client.images.generate({ model: 'gpt-image-2', prompt: 'a frog on #ff00ff paper', size: '1024x1024' });
+    expect(await corner(plain.data?.[0]?.b64_json)).not.toEqual([255, 0, 255]);
+    fake.inject({ fault: { kind: 'ignore_key_color' } });
+    const ignored = await client.images.generate({ model: 'gpt-image-2', prompt, size: '1024x1024' });
+    expect(await corner(ignored.data?.[0]?.b64_json)).not.toEqual([255, 0, 255]);
+  });
+
   it("makes high-entropy images with imageStyle 'noise'", async () => {
     const noisy = await startFakeImagesApi({ imageStyle: 'noise', apiKey: 'sk-other' });
     try {

@@ -6,6 +6,10 @@
  * `POST /v1/images/edits` (multipart), validates requests the way the real API does (see
  * SPEC.md §1 and FIELD-NOTES.md), answers with real image bytes made with sharp, records every
  * request, and can inject faults (rate limits, server errors, dropped connections, delays, ...).
+ *
+ * Like a model that follows instructions, an opaque image whose prompt asks for a flat `#rrggbb`
+ * background (the chroma_key instruction) shows its subject, a disc with anti-aliased edges, on
+ * that colour; the `ignore_key_color` fault answers one such request with the plain image instead.
  */
 import { createServer } from 'node:http';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
@@ -49,6 +53,8 @@ export type Fault =
   | { kind: 'forbidden' }
   | { kind: 'model_not_found' }
   | { kind: 'malformed' }
+  /** Answers normally but ignores a key colour asked in the prompt (a model not following it). */
+  | { kind: 'ignore_key_color' }
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> };
 
 export interface FaultRule {
@@ -590,17 +596,36 @@ const imageCache = new Map<string, Promise<string>>();
 
 const COLOUR = { r: 70, g: 130, b: 180 };
 
+/** The colour of a flat `#rrggbb` background the prompt asks for, if any (one sentence naming both). */
+export function keyColorAsked(prompt: string): string | undefined {
+  for (const sentence of prompt.split(/(?<=[.!?\n])/)) {
+    if (!/background/i.test(sentence)) continue;
+    const hex = /#([0-9a-f]{6})\b/i.exec(sentence);
+    if (hex) return `#${hex[1]!.toLowerCase()}`;
+  }
+  return undefined;
+}
+
 async function renderImage(
   width: number,
   height: number,
   format: OutputFormat,
   transparent: boolean,
   style: 'flat' | 'noise',
+  keyColor?: string,
 ): Promise<Buffer> {
   const channels = transparent ? 4 : 3;
   const border = Math.max(1, Math.floor(Math.min(width, height) / 8));
   let img: sharp.Sharp;
-  if (style === 'flat') {
+  if (keyColor && !transparent) {
+    // The subject on the asked colour: a steel-blue disc (anti-aliased by the SVG rasteriser).
+    const r = Math.min(width, height) * 0.3;
+    const svg =
+      `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">` +
+      `<rect width="100%" height="100%" fill="${keyColor}"/>` +
+      `<circle cx="${width / 2}" cy="${height / 2}" r="${r}" fill="rgb(${COLOUR.r},${COLOUR.g},${COLOUR.b})"/></svg>`;
+    img = sharp(Buffer.from(svg)).removeAlpha();
+  } else if (style === 'flat') {
     if (!transparent) {
       img = sharp({ create: { width, height, channels: 3, background: COLOUR } });
     } else {
@@ -650,11 +675,12 @@ function imageBase64(
   format: OutputFormat,
   transparent: boolean,
   style: 'flat' | 'noise',
+  keyColor?: string,
 ): Promise<string> {
-  const key = `${width}x${height}:${format}:${transparent ? 't' : 'o'}:${style}`;
+  const key = `${width}x${height}:${format}:${transparent ? 't' : 'o'}:${style}:${keyColor ?? ''}`;
   let cached = imageCache.get(key);
   if (!cached) {
-    cached = renderImage(width, height, format, transparent, style).then((b) => b.toString('base64'));
+    cached = renderImage(width, height, format, transparent, style, keyColor).then((b) => b.toString('base64'));
     imageCache.set(key, cached);
     cached.catch(() => imageCache.delete(key));
   }
@@ -751,6 +777,7 @@ function faultResponse(fault: Fault, model: string | undefined): { status: numbe
     case 'malformed':
     case 'drop':
     case 'slow':
+    case 'ignore_key_color':
       throw new Error(`fault ${fault.kind} has no fixed response`);
   }
 }
@@ -952,7 +979,8 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     // 3. Injected faults.
     const model = typeof parsed.body.model === 'string' ? parsed.body.model : undefined;
     const fault = takeFault(endpoint, model);
-    if (fault) {
+    const ignoreKeyColor = fault?.kind === 'ignore_key_color';
+    if (fault && !ignoreKeyColor) {
       if (fault.kind === 'drop') {
         req.socket.destroy();
         return;
@@ -987,7 +1015,8 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
       throw e;
     }
 
-    const b64 = await imageBase64(plan.width, plan.height, plan.outputFormat, plan.transparent, style);
+    const keyColor = ignoreKeyColor ? undefined : keyColorAsked(plan.prompt);
+    const b64 = await imageBase64(plan.width, plan.height, plan.outputFormat, plan.transparent, style, keyColor);
     if (gone.signal.aborted) return;
     const textTokens = Math.ceil(plan.prompt.length / 4);
     const imageTokens = plan.inputImages * IMAGE_TOKENS_PER_INPUT;

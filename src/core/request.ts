@@ -6,6 +6,7 @@
 import {
   ALL_QUALITIES,
   DEFAULT_MODEL,
+  REGISTRY_CHECKED,
   TRANSPARENT_TARGET,
   knownModelIds,
   lookupModel,
@@ -17,6 +18,19 @@ import type { OutputFormat } from './paths.js';
 import type { Outcome, Problem } from './problems.js';
 import { MAX_PROMPT_CHARS, buildPrompt, givenFields, isUseCase, type AugmentationFields } from './prompt.js';
 import { flexibleSizeViolations, formatSize, parseSize, suggestFlexibleSize } from './sizes.js';
+import {
+  DEFAULT_KEY_COLOR,
+  DEFAULT_TRANSPARENCY,
+  TRANSPARENCY_STRATEGIES,
+  isWeakKeyColor,
+  normaliseKeyColor,
+  notFoundNote,
+  parseTransparency,
+  retiredTargetNote,
+  routedNote,
+  withKeyColorInstruction,
+  type TransparencyStrategy,
+} from './transparency.js';
 
 export const DEFAULTS = {
   model: DEFAULT_MODEL,
@@ -41,6 +55,8 @@ export interface RawImageOptions {
   output_compression?: number | undefined;
   moderation?: string | undefined;
   input_fidelity?: string | undefined;
+  transparency?: string | undefined;
+  key_color?: string | undefined;
 }
 
 export interface RawRequest extends RawImageOptions, AugmentationFields {
@@ -58,8 +74,12 @@ export interface ResolvedOptions {
   outputCompression?: number;
   moderation?: Moderation;
   inputFidelity?: InputFidelity;
-  /** One sentence saying why the model differs from what was asked, when it does. */
+  /** One sentence saying why the model (or the way transparency is made) differs from what was asked, when it does. */
   routingNote?: string;
+  /** Set when the output is to be transparent: how the alpha is made. */
+  transparency?: TransparencyStrategy;
+  /** chroma_key only: the flat colour asked of the model, turned into alpha after (`#rrggbb`). */
+  keyColor?: string;
 }
 
 export interface ResolvedRequest {
@@ -68,11 +88,27 @@ export interface ResolvedRequest {
   userPrompt: string;
   /** The prompt sent to the API (augmented unless augmentation was off or had nothing to add). */
   prompt: string;
+  /**
+   * Routed transparent requests only: the same request done with chroma_key on the default model,
+   * for when the route target answers 404 (model not found).
+   */
+  fallback?: { request: ResolvedRequest; warnings: string[] };
 }
 
 export interface ResolveContext {
   tool: ToolKind;
   now: Date;
+  /** The server-wide default strategy (IMAGEGEN_TRANSPARENCY); `route` when unset. */
+  transparency?: TransparencyStrategy | undefined;
+}
+
+/** What the transparency arguments ask for, before a model is chosen. */
+interface AlphaPlan {
+  /** The output is to be transparent (background "transparent", or a transparency given with no background). */
+  wanted: boolean;
+  strategy: TransparencyStrategy;
+  keyColor: string;
+  keyColorGiven: boolean;
 }
 
 const FORMATS: Record<string, OutputFormat> = { png: 'png', jpeg: 'jpeg', jpg: 'jpeg', webp: 'webp' };
@@ -83,30 +119,28 @@ const list = (values: readonly string[]) => values.join(', ');
 
 function resolveModel(
   raw: RawImageOptions,
+  alpha: AlphaPlan,
   ctx: ResolveContext,
   problems: Problem[],
   warnings: string[],
-): { id: string; info?: ModelInfo; routingNote?: string } | undefined {
+): { id: string; info?: ModelInfo; routingNote?: string; strategy?: TransparencyStrategy } | undefined {
   const asked = raw.model?.trim();
-  if (!asked && raw.background === 'transparent') {
+  if (!asked && alpha.wanted && alpha.strategy === 'route') {
     const target = lookupModel(TRANSPARENT_TARGET, ctx.now);
-    if (target.kind === 'known') {
-      return {
-        id: TRANSPARENT_TARGET,
-        info: target.info,
-        routingNote: `Transparent backgrounds are not supported by ${DEFAULT_MODEL}, the latest model, so ${TRANSPARENT_TARGET} was used.`,
-      };
-    }
-    problems.push({
-      field: 'background',
-      message: `Transparent backgrounds need ${TRANSPARENT_TARGET}, which was shut down on ${
-        target.kind === 'retired' ? target.info.shutDown : 'an unknown date'
-      }, and ${DEFAULT_MODEL} does not support them. Drop background "transparent", or name a newer model that supports it.`,
-    });
-    return undefined;
+    if (target.kind === 'known') return { id: TRANSPARENT_TARGET, info: target.info, routingNote: routedNote(), strategy: 'route' };
+    // The target is gone: the default model draws on a key colour instead, and the result says why.
+    const fallback = lookupModel(DEFAULT_MODEL, ctx.now);
+    const shutDown = target.kind === 'retired' ? (target.info.shutDown ?? 'an earlier date') : 'an earlier date';
+    return {
+      id: DEFAULT_MODEL,
+      ...(fallback.kind === 'known' ? { info: fallback.info } : {}),
+      routingNote: retiredTargetNote(shutDown, DEFAULT_MODEL, alpha.keyColor),
+      strategy: 'chroma_key',
+    };
   }
   const id = asked || DEFAULT_MODEL;
   const found = lookupModel(id, ctx.now);
+  const strategy = alpha.wanted ? alpha.strategy : undefined;
   switch (found.kind) {
     case 'known': {
       if (found.info.shutDown && asked) {
@@ -114,25 +148,118 @@ function resolveModel(
           `${id} is announced to shut down on ${found.info.shutDown}; move to ${found.info.replacement ?? DEFAULT_MODEL} before then.`,
         );
       }
-      return { id, info: found.info };
+      return { id, info: found.info, ...(strategy ? { strategy } : {}) };
     }
-    case 'retired':
+    case 'retired': {
+      const chromaKey = alpha.wanted && found.info.transparent ? `, or keep transparency with transparency "chroma_key" on ${found.info.replacement ?? DEFAULT_MODEL}` : '';
       problems.push({
         field: 'model',
-        message: `${id} was shut down on ${found.info.shutDown}. Use ${found.info.replacement ?? DEFAULT_MODEL} instead (or leave model unset for the default).`,
+        message: `${id} was shut down on ${found.info.shutDown}. Use ${found.info.replacement ?? DEFAULT_MODEL} instead (or leave model unset for the default)${chromaKey}.`,
       });
       return undefined;
+    }
     case 'unknown':
       warnings.push(
         `This server does not know the rules of ${id}: only generic checks were applied, and the API judges the rest.`,
       );
-      return { id };
+      return { id, ...(strategy ? { strategy } : {}) };
     case 'invalid':
       problems.push({
         field: 'model',
         message: `"${id}" is not a GPT Image model. Use one of ${list(knownModelIds())}, or leave model unset for ${DEFAULT_MODEL}.`,
       });
       return undefined;
+  }
+}
+
+/** Reads background, transparency and key_color: whether the output is to be transparent, and how. */
+function resolveAlphaPlan(raw: RawImageOptions, ctx: ResolveContext, problems: Problem[]): AlphaPlan {
+  let explicit: TransparencyStrategy | undefined;
+  if (raw.transparency !== undefined) {
+    explicit = parseTransparency(raw.transparency);
+    if (!explicit) {
+      problems.push({
+        field: 'transparency',
+        message: `transparency "${raw.transparency}" is not one of ${list(TRANSPARENCY_STRATEGIES)}.`,
+      });
+    }
+  }
+  const background = raw.background;
+  if (explicit && background !== undefined && background !== 'transparent') {
+    problems.push({
+      field: 'transparency',
+      message: `transparency "${explicit}" says how to make a transparent background, but background is "${background}". Set background to "transparent" (or leave it unset), or drop transparency.`,
+    });
+  }
+  let keyColor = DEFAULT_KEY_COLOR;
+  if (raw.key_color !== undefined) {
+    const parsed = normaliseKeyColor(raw.key_color);
+    if (parsed) keyColor = parsed;
+    else {
+      problems.push({
+        field: 'key_color',
+        message: `key_color "${raw.key_color}" is not a colour: give a hex colour such as #00ff00 (green, the default) or #ff00ff (magenta, for green subjects).`,
+      });
+    }
+  }
+  return {
+    wanted: background === 'transparent' || (background === undefined && explicit !== undefined),
+    strategy: explicit ?? ctx.transparency ?? DEFAULT_TRANSPARENCY,
+    keyColor,
+    keyColorGiven: raw.key_color !== undefined,
+  };
+}
+
+/** Refusals and warnings that depend on the strategy and the model it ended on. */
+function checkTransparency(
+  alpha: AlphaPlan,
+  model: { id: string; info?: ModelInfo; routingNote?: string; strategy?: TransparencyStrategy },
+  outputFormat: OutputFormat | undefined,
+  ctx: ResolveContext,
+  problems: Problem[],
+  warnings: string[],
+): void {
+  const strategy = model.strategy;
+  if (!strategy) {
+    if (alpha.keyColorGiven) {
+      warnings.push('key_color is used only to make a transparent background with transparency "chroma_key"; this request is not transparent, so it was not used.');
+    }
+    return;
+  }
+  if (outputFormat === 'jpeg') {
+    problems.push({
+      field: 'output_format',
+      message:
+        alpha.strategy === 'chroma_key'
+          ? 'transparency "chroma_key" makes a transparent image, which needs png or webp output (jpeg has no alpha channel). Set output_format to png or webp.'
+          : 'A transparent background needs png or webp output (jpeg has no alpha channel). Set output_format to png or webp.',
+    });
+  }
+  const unsupported = model.info !== undefined && !model.info.transparent;
+  if (strategy === 'route' && unsupported) {
+    const target = lookupModel(TRANSPARENT_TARGET, ctx.now);
+    const routeFix =
+      target.kind === 'known'
+        ? `leave model unset (transparent requests go to ${TRANSPARENT_TARGET}), or set model to ${TRANSPARENT_TARGET} with png or webp output`
+        : `leave model unset (with ${TRANSPARENT_TARGET} shut down, that uses chroma_key on ${DEFAULT_MODEL} too)`;
+    problems.push({
+      field: 'background',
+      message: `${model.id} does not support transparent backgrounds. Keep ${model.id} with transparency "chroma_key" (it draws on a flat key colour that the server turns into alpha), ${routeFix}.`,
+    });
+  }
+  if (strategy === 'native' && unsupported) {
+    warnings.push(
+      `As far as this server knows, ${model.id} does not support transparent backgrounds (registry checked ${REGISTRY_CHECKED}); background "transparent" was sent as asked (transparency "native"), and the API judges.`,
+    );
+  }
+  if (strategy === 'chroma_key' && isWeakKeyColor(alpha.keyColor)) {
+    warnings.push(
+      `key_color ${alpha.keyColor} is close to grey: parts of the subject with similar colours will turn transparent too. A saturated colour far from the subject's keys best (#00ff00, #ff00ff, #0000ff).`,
+    );
+  }
+  // A routed request keeps key_color for its chroma_key fallback (a 404 from the target).
+  if (strategy !== 'chroma_key' && alpha.keyColorGiven && !model.routingNote) {
+    warnings.push(`key_color is used only by transparency "chroma_key"; with "${strategy}" it was not used.`);
   }
 }
 
@@ -176,21 +303,10 @@ function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, problems: Pro
   if (background !== undefined && !BACKGROUNDS.includes(background)) {
     problems.push({ field: 'background', message: `background "${raw.background}" is not one of ${list(BACKGROUNDS)}.` });
   }
-  if (background === 'transparent' && outputFormat === 'jpeg') {
-    problems.push({
-      field: 'output_format',
-      message: 'A transparent background needs png or webp output (jpeg has no alpha channel). Set output_format to png or webp.',
-    });
-  }
 
-  const model = resolveModel(raw, ctx, problems, warnings);
-
-  if (model?.info && background === 'transparent' && !model.info.transparent) {
-    problems.push({
-      field: 'background',
-      message: `${model.id} does not support transparent backgrounds. Leave model unset (transparent requests go to ${TRANSPARENT_TARGET}), or set model to ${TRANSPARENT_TARGET} with png or webp output.`,
-    });
-  }
+  const alpha = resolveAlphaPlan(raw, ctx, problems);
+  const model = resolveModel(raw, alpha, ctx, problems, warnings);
+  if (model) checkTransparency(alpha, model, outputFormat, ctx, problems, warnings);
 
   const n = raw.n ?? DEFAULTS.n;
   if (!Number.isInteger(n) || n < 1 || n > 10) {
@@ -256,11 +372,15 @@ function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, problems: Pro
 
   if (!model || !outputFormat || problems.length > 0) return undefined;
   const resolved: ResolvedOptions = { model: model.id, n, size, quality: qualityAsked, outputFormat };
-  if (background !== undefined) resolved.background = background;
+  // chroma_key asks the model for an opaque image on the key colour; the alpha is made locally.
+  const sentBackground = model.strategy === 'chroma_key' ? 'opaque' : model.strategy ? 'transparent' : background;
+  if (sentBackground !== undefined) resolved.background = sentBackground;
   if (outputCompression !== undefined) resolved.outputCompression = outputCompression;
   if (moderation !== undefined) resolved.moderation = moderation;
   if (inputFidelity !== undefined) resolved.inputFidelity = inputFidelity;
   if (model.routingNote) resolved.routingNote = model.routingNote;
+  if (model.strategy) resolved.transparency = model.strategy;
+  if (model.strategy === 'chroma_key') resolved.keyColor = alpha.keyColor;
   return resolved;
 }
 
@@ -299,7 +419,38 @@ export function resolveRequest(raw: RawRequest, ctx: ResolveContext): Outcome<Re
   const prompt = resolvePrompt(raw, problems, warnings);
   const options = resolveOptions(raw, ctx, problems, warnings);
   if (!options || problems.length > 0) return { ok: false, problems };
-  return { ok: true, value: { options, ...prompt }, warnings };
+  const value: ResolvedRequest = { options, ...prompt };
+  if (options.keyColor) {
+    value.prompt = withKeyColorInstruction(prompt.prompt, options.keyColor);
+    if (value.prompt.length > MAX_PROMPT_CHARS) {
+      const limit = MAX_PROMPT_CHARS.toLocaleString('en-US');
+      const over = (value.prompt.length - MAX_PROMPT_CHARS).toLocaleString('en-US');
+      return {
+        ok: false,
+        problems: [{ field: 'prompt', message: `With the key colour instruction that chroma_key adds, the prompt is ${over} characters over the limit of ${limit}. Shorten it.` }],
+      };
+    }
+  }
+  if (options.transparency === 'route' && options.routingNote) {
+    const fallback = chromaKeyFallback(raw, ctx);
+    if (fallback) value.fallback = fallback;
+  }
+  return { ok: true, value, warnings };
+}
+
+/**
+ * A routed request redone with chroma_key on the default model (used when the route target
+ * answers 404). input_fidelity is dropped, since the default model always uses high fidelity.
+ */
+function chromaKeyFallback(raw: RawRequest, ctx: ResolveContext): ResolvedRequest['fallback'] {
+  const { input_fidelity: fidelity, ...rest } = raw;
+  const out = resolveRequest({ ...rest, model: DEFAULT_MODEL, background: 'transparent', transparency: 'chroma_key' }, ctx);
+  if (!out.ok) return undefined;
+  const request = out.value;
+  request.options.routingNote = notFoundNote(request.options.model, request.options.keyColor ?? DEFAULT_KEY_COLOR);
+  const warnings = [...out.warnings];
+  if (fidelity !== undefined) warnings.push(`input_fidelity was not sent to ${DEFAULT_MODEL}, which always uses high input fidelity.`);
+  return { request, warnings };
 }
 
 /** The request body fields the API receives for these options (never the prompt or images). */

@@ -15,6 +15,16 @@ import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
 import type { Workspace } from '../io/workspace.js';
 import { cleanUsage, errorResult, formatBytes, type DryRunPayload, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
 import type { ToolContext } from './context.js';
+import {
+  describeAlpha,
+  fallbackFailurePrefix,
+  finishTransparentImage,
+  isModelNotFound,
+  keyOutApiImage,
+  nativeRefusalHint,
+  strategyLine,
+  transparencyFacts,
+} from './transparency.js';
 
 export const MIME_TYPES: Record<string, string> = {
   png: 'image/png',
@@ -126,6 +136,8 @@ function baseResult(run: ImageRun, dryRun: boolean): Omit<ImageResult, 'images'>
     warnings: run.warnings,
   };
   if (run.request.options.routingNote) result.routing_note = run.request.options.routingNote;
+  const transparency = transparencyFacts(run.request.options);
+  if (transparency) result.transparency = transparency;
   return result;
 }
 
@@ -147,6 +159,8 @@ function dryRunResult(run: ImageRun, workspace: Workspace, ctx: ToolContext): Ca
   const refusal = spendingRefusal(run, ctx, estimate);
   const out = new ResultBuilder();
   if (run.request.options.routingNote) out.line(run.request.options.routingNote);
+  const strategy = strategyLine(run.request.options);
+  if (strategy) out.line(strategy);
   out.line(`Dry run: nothing was sent. POST ${ENDPOINT_PATHS[run.endpoint]} with model ${run.request.options.model}.`);
   out.line(`Would save: ${images.map((i) => i.path + (i.web_path ? ` (+ ${i.web_path})` : '')).join(', ')}`);
   for (const note of run.notes ?? []) out.line(note);
@@ -173,12 +187,16 @@ async function saveAll(run: ImageRun, answer: ImageApiAnswer, workspace: Workspa
   if (answer.images.length !== run.targets.length) {
     run.warnings.push(`The API returned ${answer.images.length} image(s) for ${run.targets.length} requested.`);
   }
+  const options = run.request.options;
   for (let i = 0; i < count; i++) {
-    const bytes = answer.images[i]!;
+    const apiBytes = answer.images[i]!;
     // Checked before saving: a body that is not an image must not land on disk.
-    const facts = await inspectImage(bytes).catch(() => {
+    const facts = await inspectImage(apiBytes).catch(() => {
       throw new ImageApiError('The Images API returned data that is not an image; nothing was saved. Try again.', { kind: 'malformed' }, answer.attempts);
     });
+    // chroma_key: the key colour becomes alpha; when almost nothing matched, the original is kept.
+    const cutout = await keyOutApiImage(apiBytes, options);
+    const bytes = cutout?.bytes ?? apiBytes;
     const file = await workspace.saveFile(run.targets[i]!, bytes, { force: run.force });
     const entry: ImageFactsOut = {
       path: workspace.relative(file.path),
@@ -200,9 +218,33 @@ async function saveAll(run: ImageRun, answer: ImageApiAnswer, workspace: Workspa
       entry.web_path = workspace.relative(web.path);
       files.push(web.path);
     }
+    if (options.transparency) {
+      const finished = await finishTransparentImage({ path: file.path, apiBytes, cutout }, options, workspace, run.force);
+      entry.alpha = finished.alpha;
+      files.push(...finished.files);
+      if (finished.problem) run.warnings.push(finished.problem);
+    }
     saved.push({ facts: entry, files });
   }
   return saved;
+}
+
+function callApi(run: ImageRun, ctx: ToolContext): Promise<ImageApiAnswer> {
+  return ctx.api.call(
+    {
+      endpoint: run.endpoint,
+      prompt: run.request.prompt,
+      params: apiParameters(run.request.options),
+      ...(run.images ? { images: run.images } : {}),
+      ...(run.mask ? { mask: run.mask } : {}),
+    },
+    {
+      signal: ctx.signal,
+      maxAttempts: run.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      onRetry: ({ attempt, delayMs, reason }) =>
+        ctx.log('warning', `${run.endpoint} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
+    },
+  );
 }
 
 export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<CallToolResult> {
@@ -215,29 +257,29 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
   }
   const refusal = spendingRefusal(run, ctx);
   if (refusal) return errorResult(refusal);
-  const options = run.request.options;
+  let options = run.request.options;
   const stopHeartbeat = startHeartbeat(ctx, options.model);
   let answer: ImageApiAnswer;
+  let fellBack = false;
   try {
-    answer = await ctx.api.call(
-      {
-        endpoint: run.endpoint,
-        prompt: run.request.prompt,
-        params: apiParameters(options),
-        ...(run.images ? { images: run.images } : {}),
-        ...(run.mask ? { mask: run.mask } : {}),
-      },
-      {
-        signal: ctx.signal,
-        maxAttempts: run.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-        onRetry: ({ attempt, delayMs, reason }) =>
-          ctx.log('warning', `${run.endpoint} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
-      },
-    );
+    try {
+      answer = await callApi(run, ctx);
+    } catch (error) {
+      const fallback = run.request.fallback;
+      if (!(error instanceof ImageApiError) || !fallback || !isModelNotFound(error.failure)) throw error;
+      // The route target is gone for this key: redo the request once with chroma_key, and say why.
+      ctx.log('warning', `${options.model} answered 404; redoing the request with chroma_key on ${fallback.request.options.model}`);
+      const warnings = [...run.warnings, ...fallback.warnings.filter((w) => !run.warnings.includes(w))];
+      run = { ...run, request: fallback.request, warnings };
+      options = run.request.options;
+      fellBack = true;
+      answer = await callApi(run, ctx);
+    }
   } catch (error) {
     if (error instanceof ImageApiError) {
       ctx.log('error', `${run.endpoint} ${options.model} failed after ${error.attempts} attempt(s): ${error.failure.kind} ${error.failure.status ?? ''}`);
-      return errorResult(error.message);
+      const why = fellBack ? fallbackFailurePrefix(options) : '';
+      return errorResult(why + error.message + nativeRefusalHint(options, error.failure));
     }
     throw error;
   } finally {
@@ -283,11 +325,13 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
 
   const out = new ResultBuilder();
   if (options.routingNote) out.line(options.routingNote);
+  const strategy = strategyLine(options);
+  if (strategy) out.line(strategy);
   out.line(`Saved ${images.length} image${images.length === 1 ? '' : 's'} with ${options.model}:`);
   images.forEach((image, i) => {
     const bullet = images.length === 1 ? '-' : `${i + 1}.`;
     out.line(
-      `${bullet} ${image.path} (${image.width}x${image.height} ${image.format}, ${formatBytes(image.bytes ?? 0)})${image.web_path ? `, web copy ${image.web_path}` : ''}`,
+      `${bullet} ${image.path} (${image.width}x${image.height} ${image.format}, ${formatBytes(image.bytes ?? 0)})${image.web_path ? `, web copy ${image.web_path}` : ''}${image.alpha ? `: ${describeAlpha(image.alpha)}` : ''}`,
     );
   });
   for (const note of run.notes ?? []) out.line(note);

@@ -63,7 +63,7 @@ export async function prepareRequest(
   ctx: ToolContext,
   workspace: Workspace,
 ): Promise<Prepared<PreparedRequest>> {
-  const resolved = resolveRequest(raw, { tool, now: ctx.config.now() });
+  const resolved = resolveRequest(raw, { tool, now: ctx.config.now(), transparency: ctx.config.transparency });
   if (!resolved.ok) return resolved;
   const { options } = resolved.value;
   const planned = planOutputPaths({ out: raw.out, outDir: raw.out_dir, n: options.n, format: options.outputFormat, defaultStem });

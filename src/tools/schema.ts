@@ -6,6 +6,7 @@
 import { z } from 'zod';
 import { USE_CASES } from '../core/prompt.js';
 import { ALL_QUALITIES } from '../core/models.js';
+import { TRANSPARENCY_STRATEGIES } from '../core/transparency.js';
 
 export const imageOptionsShape = {
   model: z
@@ -23,7 +24,18 @@ export const imageOptionsShape = {
   background: z
     .enum(['transparent', 'opaque', 'auto'])
     .optional()
-    .describe('Output alpha, not the scene. transparent needs png or webp and is not supported by gpt-image-2.'),
+    .describe('Output alpha, not the scene. transparent needs png or webp; how it is made is set by transparency.'),
+  transparency: z
+    .enum(TRANSPARENCY_STRATEGIES)
+    .optional()
+    .describe(
+      'How a transparent background is made (implies background transparent). route (default): gpt-image-1.5, which makes alpha itself, or chroma_key once it is gone; ' +
+        'chroma_key: the chosen model draws on a flat key colour that the server turns into alpha; native: send background transparent to the chosen model as it is.',
+    ),
+  key_color: z
+    .string()
+    .optional()
+    .describe('chroma_key: the flat background colour asked of the model, hex (default #00ff00). Pick one far from the subject, e.g. #ff00ff for a green subject.'),
   output_format: z.enum(['png', 'jpeg', 'jpg', 'webp']).optional().describe('png (default), jpeg (jpg), webp.'),
   output_compression: z.number().int().min(0).max(100).optional().describe('0-100, jpeg and webp only.'),
   moderation: z.enum(['auto', 'low']).optional().describe('Content moderation strictness (default auto).'),

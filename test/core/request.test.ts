@@ -147,12 +147,13 @@ describe('transparent backgrounds', () => {
     expect(value.options).toMatchObject({ model: 'gpt-image-1.5', size: '1024x1536' });
   });
 
-  it('refuses routing once gpt-image-1.5 is shut down (2026-12-01), saying so', () => {
-    const problems = refused({ prompt: 'x', background: 'transparent' }, { tool: 'generate', now: AFTER_1_5 });
-    const message = problemFor(problems, 'background');
-    expect(message).toContain('gpt-image-1.5');
-    expect(message).toContain('2026-12-01');
-    expect(message).toContain('gpt-image-2');
+  it('falls back to chroma_key on gpt-image-2 once gpt-image-1.5 is shut down (2026-12-01), saying so', () => {
+    const { value } = ok({ prompt: 'x', background: 'transparent' }, { tool: 'generate', now: AFTER_1_5 });
+    expect(value.options).toMatchObject({ model: 'gpt-image-2', transparency: 'chroma_key', background: 'opaque' });
+    const note = value.options.routingNote ?? '';
+    expect(note).toContain('gpt-image-1.5');
+    expect(note).toContain('2026-12-01');
+    expect(note).toContain('gpt-image-2');
   });
 
   it('still routes on 2026-11-30', () => {

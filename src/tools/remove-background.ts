@@ -1,0 +1,163 @@
+/**
+ * The `remove_background` tool: turns the flat background of an image already in the workspace
+ * into alpha, locally (no API call, no key). Writes `<stem>-cutout.png` beside the input unless
+ * `out` says otherwise; never overwrites without force.
+ */
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { parseHexColor } from '../core/chroma-key.js';
+import { planOutputPaths } from '../core/paths.js';
+import type { Problem } from '../core/problems.js';
+import { cutoutPath, isWeakKeyColor, normaliseKeyColor } from '../core/transparency.js';
+import { alphaFacts, cutOut, type CutoutFormat } from '../io/cutout.js';
+import { WorkspaceError } from '../io/workspace.js';
+import { errorResult, formatBytes, problemsResult, ResultBuilder } from '../results.js';
+import { defineTool } from './context.js';
+import { MIME_TYPES } from './image-run.js';
+import { strictArguments } from './strict.js';
+
+/** The same cap as edit inputs: larger files are not what this tool is for. */
+const MAX_INPUT_BYTES = 50 * 1024 * 1024;
+const MAX_EDGE_PX = 20;
+
+export const removeBackgroundArguments = strictArguments('remove_background', {
+  image: z.string().describe('The image whose flat background to remove: a path inside the workspace (or a file:// URI).'),
+  key_color: z
+    .string()
+    .optional()
+    .describe('The background colour, hex (e.g. #00ff00). Default: the median colour of the image border.'),
+  out: z
+    .string()
+    .optional()
+    .describe('Output file, relative to the workspace root (default <name>-cutout.png beside the input). .webp writes webp.'),
+  output_format: z.enum(['png', 'webp']).optional().describe('png (default) or webp (default: from out\'s extension).'),
+  force: z.boolean().optional().describe('Overwrite an existing file. Without it a versioned sibling (name-cutout-v2.png) is written.'),
+  contract: z.number().int().min(0).max(MAX_EDGE_PX).optional().describe('Shrink the edge inwards by this many px (removes a leftover fringe). Default 0.'),
+  feather: z.number().int().min(0).max(MAX_EDGE_PX).optional().describe('Soften the edge inwards over this many px. Default 0.'),
+});
+
+export type RemoveBackgroundArguments = z.infer<typeof removeBackgroundArguments>;
+
+export const removeBackgroundResultSchema = z.object({
+  input: z.string().describe('The input image, relative to the workspace root'),
+  path: z.string().describe('The cutout, relative to the workspace root'),
+  width: z.number().int(),
+  height: z.number().int(),
+  format: z.string(),
+  bytes: z.number().int(),
+  versioned_from: z.string().optional(),
+  key_color: z.string().describe('The colour turned into alpha'),
+  key_source: z.enum(['given', 'border']).describe('key_color as given, or the median of the image border'),
+  has_alpha: z.boolean(),
+  transparent_share: z.number().describe('Share of fully transparent pixels, read back from the saved file'),
+  partial_share: z.number().describe('Share of partly transparent (edge) pixels'),
+  warnings: z.array(z.string()),
+});
+export type RemoveBackgroundResult = z.infer<typeof removeBackgroundResultSchema>;
+
+const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
+
+function formatOf(args: RemoveBackgroundArguments): CutoutFormat {
+  if (args.output_format) return args.output_format;
+  return args.out !== undefined && path.extname(args.out).toLowerCase() === '.webp' ? 'webp' : 'png';
+}
+
+export const removeBackgroundTool = defineTool({
+  name: 'remove_background',
+  title: 'Remove a flat background',
+  description:
+    'Turn the flat background of an image in the workspace into transparency, locally (no API call, no key): ' +
+    'for images made on a solid colour (e.g. #00ff00) or other flat-background art. Writes <name>-cutout.png beside the input ' +
+    '(or out), with soft anti-aliased edges and the key colour pulled out of edge pixels. Reports the key used and the share made transparent; ' +
+    'refuses when almost nothing matches the key (no flat background).',
+  inputSchema: removeBackgroundArguments,
+  outputSchema: removeBackgroundResultSchema,
+  annotations: {
+    title: 'Remove a flat background',
+    readOnlyHint: false,
+    destructiveHint: false, // writes a new file; replaces one only with force
+    idempotentHint: false,
+    openWorldHint: false, // local pixels only
+  },
+  async handle(args, ctx) {
+    const problems: Problem[] = [];
+    let key: string | undefined;
+    if (args.key_color !== undefined) {
+      key = normaliseKeyColor(args.key_color);
+      if (!key) {
+        problems.push({ field: 'key_color', message: `key_color "${args.key_color}" is not a colour: give a hex colour such as #00ff00, or leave it unset to use the border's colour.` });
+      }
+    }
+    const format = formatOf(args);
+    const planned = args.out !== undefined ? planOutputPaths({ out: args.out, n: 1, format, defaultStem: 'cutout' }) : undefined;
+    if (planned && !planned.ok) problems.push(...planned.problems);
+    if (problems.length > 0) return problemsResult(problems);
+
+    const workspace = await ctx.workspace();
+    let input: string;
+    let target: string;
+    try {
+      input = await workspace.resolveInput(args.image, 'image');
+      const file = planned?.ok ? planned.plan.files[0]! : cutoutPath(input, format);
+      target = await workspace.resolveOutput(file, 'out');
+    } catch (error) {
+      if (error instanceof WorkspaceError) return errorResult(error.message);
+      throw error;
+    }
+    const name = workspace.relative(input);
+    const stat = await fs.stat(input);
+    if (!stat.isFile()) return errorResult(`image "${args.image}" is not a file.`);
+    if (stat.size > MAX_INPUT_BYTES) return errorResult(`image "${name}" is ${formatBytes(stat.size)}; the limit is 50 MB.`);
+    const bytes = await fs.readFile(input);
+
+    let cutout;
+    try {
+      cutout = await cutOut(bytes, { key: key ? parseHexColor(key) : undefined, format, contract: args.contract, feather: args.feather });
+    } catch {
+      return errorResult(`image "${name}" is not an image this server can read (png, jpeg, webp, gif, tiff, avif and heif are).`);
+    }
+    if (!cutout.keyed || !cutout.bytes) {
+      return errorResult(
+        `Nothing was written: almost nothing in ${name} matches the ${key ? 'key colour' : "border's colour"} ${cutout.keyColor} ` +
+          `(${percent(cutout.transparentShare)} of the pixels, ${percent(cutout.borderTransparentShare)} of the border), so it does not look like a flat-background image. ` +
+          (key ? 'Check key_color against the actual background colour.' : 'Give key_color the background colour, or use an image with a flat, solid background.'),
+      );
+    }
+
+    const warnings = planned?.ok ? [...planned.plan.warnings] : [];
+    if (key && isWeakKeyColor(key)) {
+      warnings.push(`key_color ${key} is close to grey: parts of the subject with similar colours may have turned transparent too.`);
+    }
+    const saved = await workspace.saveFile(target, cutout.bytes, { force: args.force ?? false });
+    const alpha = await alphaFacts(saved.path);
+    const result: RemoveBackgroundResult = {
+      input: name,
+      path: workspace.relative(saved.path),
+      width: cutout.width,
+      height: cutout.height,
+      format,
+      bytes: cutout.bytes.length,
+      key_color: cutout.keyColor,
+      key_source: key ? 'given' : 'border',
+      has_alpha: alpha.hasAlpha,
+      transparent_share: alpha.transparentShare,
+      partial_share: cutout.partialShare,
+      warnings,
+    };
+    if (saved.versionedFrom) {
+      result.versioned_from = workspace.relative(saved.versionedFrom);
+      warnings.push(`${result.versioned_from} already existed, so ${result.path} was written instead (set force to overwrite).`);
+    }
+
+    const out = new ResultBuilder();
+    out.line(`Saved ${result.path} (${result.width}x${result.height} ${format}, ${formatBytes(result.bytes)}), cut out of ${name}.`);
+    out.line(
+      `Key ${result.key_color} (${key ? 'given' : 'median of the border'}): ${percent(result.transparent_share)} transparent, ${percent(result.partial_share)} soft edge.`,
+    );
+    for (const w of warnings) out.line(`Warning: ${w}`);
+    out.block({ type: 'resource_link', uri: pathToFileURL(saved.path).href, name: result.path, mimeType: MIME_TYPES[format] ?? 'image/png' });
+    return out.build(result);
+  },
+});

@@ -1,0 +1,183 @@
+import { describe, expect, it } from 'vitest';
+import { formatProblems, type Problem } from '../../src/core/problems.js';
+import { apiParameters, resolveRequest, type RawRequest, type ResolveContext, type ResolvedRequest } from '../../src/core/request.js';
+import {
+  DEFAULT_KEY_COLOR,
+  cutoutPath,
+  keyColorInstruction,
+  keyedSourcePath,
+  normaliseKeyColor,
+  parseTransparency,
+} from '../../src/core/transparency.js';
+
+const BEFORE = new Date('2026-11-24T12:00:00Z');
+const AFTER = new Date('2026-12-01T00:00:00Z');
+const gen: ResolveContext = { tool: 'generate', now: BEFORE };
+const genAfter: ResolveContext = { tool: 'generate', now: AFTER };
+
+function ok(raw: RawRequest, ctx: ResolveContext = gen): { value: ResolvedRequest; warnings: string[] } {
+  const out = resolveRequest(raw, ctx);
+  if (!out.ok) throw new Error(`expected success, got: ${formatProblems(out.problems)}`);
+  return { value: out.value, warnings: out.warnings };
+}
+
+function refused(raw: RawRequest, ctx: ResolveContext = gen): Problem[] {
+  const out = resolveRequest(raw, ctx);
+  if (out.ok) throw new Error(`expected a refusal, got ${JSON.stringify(out.value.options)}`);
+  return out.problems;
+}
+
+const messageFor = (problems: Problem[], field: string): string => {
+  const found = problems.find((p) => p.field === field);
+  if (!found) throw new Error(`no problem for ${field}; got ${JSON.stringify(problems)}`);
+  return found.message;
+};
+
+describe('route (the default strategy)', () => {
+  it('routes to gpt-image-1.5 with native alpha and keeps a chroma_key fallback for a 404', () => {
+    const { value } = ok({ prompt: 'a sprite', background: 'transparent' });
+    expect(value.options).toMatchObject({ model: 'gpt-image-1.5', background: 'transparent', transparency: 'route' });
+    expect(value.options.keyColor).toBeUndefined();
+    expect(value.prompt).toBe('a sprite');
+    const fallback = value.fallback!.request;
+    expect(fallback.options).toMatchObject({ model: 'gpt-image-2', background: 'opaque', transparency: 'chroma_key', keyColor: DEFAULT_KEY_COLOR });
+    expect(fallback.prompt).toBe(`a sprite\n\n${keyColorInstruction(DEFAULT_KEY_COLOR)}`);
+    expect(fallback.options.routingNote).toMatch(/gpt-image-1\.5 is not available.*404.*gpt-image-2.*#00ff00.*chroma_key/);
+  });
+
+  it('goes straight to chroma_key on gpt-image-2 once gpt-image-1.5 is shut down, saying why', () => {
+    const { value } = ok({ prompt: 'a sprite', background: 'transparent', key_color: '#F0F' }, genAfter);
+    expect(value.options).toMatchObject({ model: 'gpt-image-2', background: 'opaque', transparency: 'chroma_key', keyColor: '#ff00ff' });
+    expect(value.options.routingNote).toMatch(/gpt-image-1\.5.*shut down on 2026-12-01.*gpt-image-2.*#ff00ff/);
+    expect(value.prompt).toContain('#ff00ff');
+    expect(value.fallback).toBeUndefined();
+    expect(apiParameters(value.options)).toMatchObject({ model: 'gpt-image-2', background: 'opaque' });
+  });
+
+  it('after the shut-down, checks the size against gpt-image-2, not the legacy sizes', () => {
+    expect(ok({ prompt: 'x', background: 'transparent', size: '2048x2048' }, genAfter).value.options.size).toBe('2048x2048');
+  });
+
+  it('refuses an explicit gpt-image-2, offering chroma_key and gpt-image-1.5 as fixes', () => {
+    const message = messageFor(refused({ prompt: 'x', model: 'gpt-image-2', background: 'transparent' }), 'background');
+    expect(message).toContain('gpt-image-2 does not support transparent backgrounds');
+    expect(message).toContain('transparency "chroma_key"');
+    expect(message).toContain('gpt-image-1.5 with png or webp');
+  });
+
+  it('after the shut-down, the refusal of an explicit gpt-image-2 no longer offers gpt-image-1.5', () => {
+    const message = messageFor(refused({ prompt: 'x', model: 'gpt-image-2', background: 'transparent' }, genAfter), 'background');
+    expect(message).toContain('transparency "chroma_key"');
+    expect(message).not.toContain('set model to gpt-image-1.5');
+  });
+
+  it('sends transparent as is to a named model that supports it, with no fallback', () => {
+    const { value } = ok({ prompt: 'x', model: 'gpt-image-1-mini', background: 'transparent' });
+    expect(value.options).toMatchObject({ model: 'gpt-image-1-mini', background: 'transparent', transparency: 'route' });
+    expect(value.fallback).toBeUndefined();
+  });
+
+  it('keeps key_color for the fallback of a routed request, without a warning; native says it was not used', () => {
+    const routed = ok({ prompt: 'x', background: 'transparent', key_color: '#ff00ff' });
+    expect(routed.value.fallback!.request.options.keyColor).toBe('#ff00ff');
+    expect(routed.warnings).toEqual([]);
+    expect(ok({ prompt: 'x', transparency: 'native', key_color: '#ff00ff' }).warnings.join(' ')).toMatch(/with "native" it was not used/);
+  });
+
+  it('drops input_fidelity from the fallback of an edit, saying so', () => {
+    const { value } = ok({ prompt: 'x', background: 'transparent', input_fidelity: 'high' }, { tool: 'edit', now: BEFORE });
+    expect(value.options.inputFidelity).toBe('high');
+    expect(value.fallback!.request.options.inputFidelity).toBeUndefined();
+    expect(value.fallback!.warnings.join(' ')).toMatch(/input_fidelity was not sent to gpt-image-2/);
+  });
+});
+
+describe('chroma_key', () => {
+  it('keeps the chosen model, asks for an opaque image and adds one key colour instruction', () => {
+    const { value } = ok({ prompt: 'a frog', transparency: 'chroma_key', key_color: 'ff00ff', size: '2048x1152' });
+    expect(value.options).toMatchObject({ model: 'gpt-image-2', background: 'opaque', transparency: 'chroma_key', keyColor: '#ff00ff', size: '2048x1152' });
+    expect(value.options.routingNote).toBeUndefined();
+    expect(value.prompt.startsWith('a frog\n\n')).toBe(true);
+    expect(value.prompt.match(/#ff00ff/g)).toHaveLength(2);
+    expect(value.userPrompt).toBe('a frog');
+  });
+
+  it('defaults the key colour to #00ff00 and adds the instruction after the labelled spec', () => {
+    const { value } = ok({ prompt: 'a knight', background: 'transparent', transparency: 'chroma_key', style: 'pixel art' });
+    expect(value.options.keyColor).toBe('#00ff00');
+    expect(value.prompt).toBe(`Primary request: a knight\nStyle/medium: pixel art\n\n${keyColorInstruction('#00ff00')}`);
+  });
+
+  it('is honoured on a model that could make alpha itself', () => {
+    const { value } = ok({ prompt: 'x', model: 'gpt-image-1.5', transparency: 'chroma_key' });
+    expect(value.options).toMatchObject({ model: 'gpt-image-1.5', background: 'opaque', transparency: 'chroma_key' });
+  });
+
+  it('is refused with jpeg output, naming png or webp', () => {
+    const message = messageFor(refused({ prompt: 'x', transparency: 'chroma_key', output_format: 'jpg' }), 'output_format');
+    expect(message).toContain('chroma_key');
+    expect(message).toMatch(/png or webp/);
+  });
+
+  it('is refused when the key instruction pushes the prompt over 32,000 characters', () => {
+    const message = messageFor(refused({ prompt: 'x'.repeat(31_990), transparency: 'chroma_key' }), 'prompt');
+    expect(message).toMatch(/key colour instruction/);
+  });
+
+  it('refuses a key_color that is not a colour, and warns about a grey one', () => {
+    expect(messageFor(refused({ prompt: 'x', transparency: 'chroma_key', key_color: 'green' }), 'key_color')).toMatch(/#00ff00/);
+    expect(ok({ prompt: 'x', transparency: 'chroma_key', key_color: '#ffffff' }).warnings.join(' ')).toMatch(/close to grey/);
+  });
+});
+
+describe('native', () => {
+  it('sends background transparent to the chosen model as it is, with a warning when the registry says no', () => {
+    const { value, warnings } = ok({ prompt: 'x', transparency: 'native' });
+    expect(value.options).toMatchObject({ model: 'gpt-image-2', background: 'transparent', transparency: 'native' });
+    expect(value.prompt).toBe('x');
+    expect(warnings.join(' ')).toMatch(/gpt-image-2 does not support transparent backgrounds.*API judges/);
+  });
+});
+
+describe('the transparency argument and the server default', () => {
+  it('uses the server default when the call gives none', () => {
+    const { value } = ok({ prompt: 'x', background: 'transparent' }, { ...gen, transparency: 'chroma_key' });
+    expect(value.options).toMatchObject({ model: 'gpt-image-2', transparency: 'chroma_key' });
+  });
+
+  it('lets the call override the server default', () => {
+    const { value } = ok({ prompt: 'x', background: 'transparent', transparency: 'route' }, { ...gen, transparency: 'chroma_key' });
+    expect(value.options.model).toBe('gpt-image-1.5');
+  });
+
+  it('a server default alone does not make an opaque request transparent', () => {
+    const { value } = ok({ prompt: 'x' }, { ...gen, transparency: 'chroma_key' });
+    expect(value.options.transparency).toBeUndefined();
+    expect(value.options.background).toBeUndefined();
+    expect(value.prompt).toBe('x');
+  });
+
+  it('refuses a transparency that contradicts an opaque background, and an unknown strategy', () => {
+    expect(messageFor(refused({ prompt: 'x', background: 'opaque', transparency: 'chroma_key' }), 'transparency')).toMatch(/background is "opaque"/);
+    expect(messageFor(refused({ prompt: 'x', transparency: 'magic' }), 'transparency')).toContain('route, chroma_key, native');
+  });
+
+  it('warns that key_color is unused on an opaque request', () => {
+    expect(ok({ prompt: 'x', key_color: '#ff00ff' }).warnings.join(' ')).toMatch(/key_color .*not used/);
+  });
+});
+
+describe('names and values', () => {
+  it('parses strategies and key colours', () => {
+    expect(parseTransparency(' Chroma_Key ')).toBe('chroma_key');
+    expect(parseTransparency('alpha')).toBeUndefined();
+    expect(normaliseKeyColor('#0F0')).toBe('#00ff00');
+    expect(normaliseKeyColor('lime')).toBeUndefined();
+  });
+
+  it('names the keyed source and the cutout beside their images', () => {
+    expect(keyedSourcePath('/w/out/hero-v2.png')).toBe('/w/out/hero-v2-keyed-source.png');
+    expect(cutoutPath('/w/art/logo.jpg', 'png')).toBe('/w/art/logo-cutout.png');
+    expect(cutoutPath('/w/art.d/logo', 'webp')).toBe('/w/art.d/logo-cutout.webp');
+  });
+});

@@ -5,6 +5,7 @@
 import { pathToFileURL } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { checkSpendingCap, costFromUsage, estimateCost, formatUsd, projectSpend, roundUsd, spendingCap, type Estimate } from '../core/cost.js';
+import { TRANSPARENT_TARGET } from '../core/models.js';
 import { downscaledPath, DEFAULT_DOWNSCALE_SUFFIX } from '../core/paths.js';
 import { apiParameters, type ResolvedRequest } from '../core/request.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
@@ -272,6 +273,10 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
       const warnings = [...run.warnings, ...fallback.warnings.filter((w) => !run.warnings.includes(w))];
       run = { ...run, request: fallback.request, warnings };
       options = run.request.options;
+      const fallbackRefusal = spendingRefusal(run, ctx);
+      if (fallbackRefusal) {
+        return errorResult(`${TRANSPARENT_TARGET} is not available to this key (404, model not found), so the request would be redone with transparency "chroma_key" on ${options.model}, but: ${fallbackRefusal}`);
+      }
       fellBack = true;
       answer = await callApi(run, ctx);
     }

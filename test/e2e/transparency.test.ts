@@ -119,6 +119,16 @@ describe('route', () => {
     expect((await sharp(path.join(ws.dir, 'fallback/knight-keyed-source.png')).metadata()).hasAlpha).toBe(false);
   });
 
+  it('holds the fallback to the spending cap too', async () => {
+    fake.inject({ fault: { kind: 'model_not_found' }, model: 'gpt-image-1.5' });
+    // gpt-image-1.5 at 1024x1024 medium is estimated at a few cents; gpt-image-2 has no estimate and counts $0.50 an image.
+    const result = await before.call('generate', { prompt: 'a coin', background: 'transparent', size: '1024x1024', max_cost_usd: 0.1, out: 'fallback/coin.png' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/404.*chroma_key.*gpt-image-2, but: .*max_cost_usd/s);
+    expect(generations()).toHaveLength(1);
+    expect(await filesUnder('fallback')).not.toContain('coin.png');
+  });
+
   it('says both failures when the chroma_key fallback fails too', async () => {
     fake.inject({ fault: { kind: 'model_not_found' }, times: 2 });
     const result = await before.call('generate', { prompt: 'x', background: 'transparent', out: 'fallback/none.png' });

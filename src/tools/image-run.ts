@@ -2,13 +2,15 @@
  * The path every single-request tool takes once its request is resolved and its files planned:
  * dry run or API call, atomic saves, header checks, downscaled copies, and the result.
  */
+import { promises as fs } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { downscaledPath, DEFAULT_DOWNSCALE_SUFFIX } from '../core/paths.js';
 import { apiParameters, type ResolvedRequest } from '../core/request.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
 import { downscale, inspectImage } from '../io/images.js';
-import { ImageApiError, type Endpoint, type ImageApiAnswer, type UploadFile } from '../io/openai.js';
+import { ImageApiError, type Endpoint, type ImageApi, type UploadFile, type Usage } from '../io/openai.js';
+import { LocalWriteError } from '../io/receive.js';
 import type { Workspace } from '../io/workspace.js';
 import { errorResult, formatBytes, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
 import type { ToolContext } from './context.js';
@@ -114,48 +116,97 @@ function dryRunResult(run: ImageRun, workspace: Workspace): CallToolResult {
   return out.build(structured);
 }
 
-interface SavedImage {
+export interface SavedImage {
   facts: ImageFactsOut;
   /** Absolute paths of the image and its downscaled copy, for resource links. */
   files: string[];
 }
 
-async function saveAll(run: ImageRun, answer: ImageApiAnswer, workspace: Workspace): Promise<SavedImage[]> {
-  const saved: SavedImage[] = [];
-  const count = Math.min(answer.images.length, run.targets.length);
-  if (answer.images.length !== run.targets.length) {
-    run.warnings.push(`The API returned ${answer.images.length} image(s) for ${run.targets.length} requested.`);
-  }
-  for (let i = 0; i < count; i++) {
-    const bytes = answer.images[i]!;
-    // Checked before saving: a body that is not an image must not land on disk.
-    const facts = await inspectImage(bytes).catch(() => {
-      throw new ImageApiError('The Images API returned data that is not an image; nothing was saved. Try again.', { kind: 'malformed' }, answer.attempts);
-    });
-    const file = await workspace.saveFile(run.targets[i]!, bytes, { force: run.force });
-    const entry: ImageFactsOut = {
-      path: workspace.relative(file.path),
-      width: facts.width,
-      height: facts.height,
-      format: facts.format,
-      bytes: bytes.length,
-    };
-    if (file.versionedFrom) {
-      entry.versioned_from = workspace.relative(file.versionedFrom);
-      run.warnings.push(`${entry.versioned_from} already existed, so ${entry.path} was written instead (set force to overwrite).`);
+export interface ImageRunOutcome {
+  saved: SavedImage[];
+  attempts: number;
+  durationMs: number;
+  usage?: Usage;
+}
+
+export interface PerformOptions {
+  signal: AbortSignal;
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+}
+
+const NOT_AN_IMAGE = 'The Images API returned data that is not an image; nothing was saved. Try again.';
+
+/**
+ * One API call and its saved images, for every tool and every batch job: each image is streamed
+ * into a temp file beside its target, every one is checked from its header before any is placed,
+ * then each is linked into place (no overwrite without force) and its downscaled copy made.
+ * Failures throw (ImageApiError for the API's, LocalWriteError for the disk's) and leave no temp
+ * file and no partial file behind.
+ */
+export async function performImageRun(run: ImageRun, api: ImageApi, workspace: Workspace, options: PerformOptions): Promise<ImageRunOutcome> {
+  const answer = await api.call(
+    {
+      endpoint: run.endpoint,
+      prompt: run.request.prompt,
+      params: apiParameters(run.request.options),
+      ...(run.images ? { images: run.images } : {}),
+      ...(run.mask ? { mask: run.mask } : {}),
+    },
+    {
+      signal: options.signal,
+      maxAttempts: run.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      destination: async (index) => {
+        const target = run.targets[index];
+        return target === undefined ? undefined : workspace.tempFileFor(target);
+      },
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+    },
+  );
+  try {
+    if (answer.count !== run.targets.length) {
+      run.warnings.push(`The API returned ${answer.count} image(s) for ${run.targets.length} requested.`);
     }
-    const files = [file.path];
-    if (run.downscaleMaxDim) {
-      const small = await downscale(bytes, run.downscaleMaxDim, run.request.options.outputFormat);
-      const web = await workspace.saveFile(downscaledPath(file.path, run.downscaleSuffix ?? DEFAULT_DOWNSCALE_SUFFIX), small, {
-        force: run.force,
-      });
-      entry.web_path = workspace.relative(web.path);
-      files.push(web.path);
+    // Checked before placing: a body that is not an image must not land on disk.
+    const facts = [];
+    for (const image of answer.images) {
+      facts.push(
+        await inspectImage(image.file).catch(() => {
+          throw new ImageApiError(NOT_AN_IMAGE, { kind: 'malformed' }, answer.attempts);
+        }),
+      );
     }
-    saved.push({ facts: entry, files });
+    const saved: SavedImage[] = [];
+    for (const [i, image] of answer.images.entries()) {
+      const file = await workspace.placeFile(image.file, run.targets[image.index]!, { force: run.force });
+      const entry: ImageFactsOut = {
+        path: workspace.relative(file.path),
+        width: facts[i]!.width,
+        height: facts[i]!.height,
+        format: facts[i]!.format,
+        bytes: image.bytes,
+      };
+      if (file.versionedFrom) {
+        entry.versioned_from = workspace.relative(file.versionedFrom);
+        run.warnings.push(`${entry.versioned_from} already existed, so ${entry.path} was written instead (set force to overwrite).`);
+      }
+      const files = [file.path];
+      if (run.downscaleMaxDim) {
+        const small = await downscale(file.path, run.downscaleMaxDim, run.request.options.outputFormat);
+        const web = await workspace.saveFile(downscaledPath(file.path, run.downscaleSuffix ?? DEFAULT_DOWNSCALE_SUFFIX), small, {
+          force: run.force,
+        });
+        entry.web_path = workspace.relative(web.path);
+        files.push(web.path);
+      }
+      saved.push({ facts: entry, files });
+    }
+    const outcome: ImageRunOutcome = { saved, attempts: answer.attempts, durationMs: answer.durationMs };
+    if (answer.usage) outcome.usage = answer.usage;
+    return outcome;
+  } finally {
+    // Placed temp files are gone already; this removes the rest after a failure.
+    await Promise.all(answer.images.map((image) => fs.rm(image.file, { force: true })));
   }
-  return saved;
 }
 
 export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<CallToolResult> {
@@ -168,48 +219,32 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
   }
   const options = run.request.options;
   const stopHeartbeat = startHeartbeat(ctx, options.model);
-  let answer: ImageApiAnswer;
+  let outcome: ImageRunOutcome;
   try {
-    answer = await ctx.api.call(
-      {
-        endpoint: run.endpoint,
-        prompt: run.request.prompt,
-        params: apiParameters(options),
-        ...(run.images ? { images: run.images } : {}),
-        ...(run.mask ? { mask: run.mask } : {}),
-      },
-      {
-        signal: ctx.signal,
-        maxAttempts: run.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-        onRetry: ({ attempt, delayMs, reason }) =>
-          ctx.log('warning', `${run.endpoint} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
-      },
-    );
+    outcome = await performImageRun(run, ctx.api, workspace, {
+      signal: ctx.signal,
+      onRetry: ({ attempt, delayMs, reason }) =>
+        ctx.log('warning', `${run.endpoint} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
+    });
   } catch (error) {
     if (error instanceof ImageApiError) {
       ctx.log('error', `${run.endpoint} ${options.model} failed after ${error.attempts} attempt(s): ${error.failure.kind} ${error.failure.status ?? ''}`);
       return errorResult(error.message);
     }
+    if (error instanceof LocalWriteError) return errorResult(`${error.message}. Check the disk and the output folder's permissions, then try again.`);
     throw error;
   } finally {
     stopHeartbeat();
   }
   ctx.log(
     'info',
-    `${run.endpoint} model=${options.model} size=${options.size} quality=${options.quality} n=${options.n} duration_ms=${answer.durationMs} attempts=${answer.attempts}`,
+    `${run.endpoint} model=${options.model} size=${options.size} quality=${options.quality} n=${options.n} duration_ms=${outcome.durationMs} attempts=${outcome.attempts}`,
   );
-
-  let saved: SavedImage[];
-  try {
-    saved = await saveAll(run, answer, workspace);
-  } catch (error) {
-    if (error instanceof ImageApiError) return errorResult(error.message);
-    throw error;
-  }
+  const { saved } = outcome;
 
   const images = saved.map((s) => s.facts);
-  const structured: ImageResult = { ...baseResult(run, false), images, attempts: answer.attempts };
-  if (answer.usage) structured.usage = answer.usage as Record<string, unknown>;
+  const structured: ImageResult = { ...baseResult(run, false), images, attempts: outcome.attempts };
+  if (outcome.usage) structured.usage = outcome.usage as Record<string, unknown>;
 
   const out = new ResultBuilder();
   if (options.routingNote) out.line(options.routingNote);

@@ -16,11 +16,12 @@ import { chooseWorkspace, rootUrisToPaths, type Workspace } from './io/workspace
 import { errorResult } from './results.js';
 import type { LogLevel, ToolContext, ToolDefinition } from './tools/context.js';
 import { generateTool } from './tools/generate.js';
+import { generateBatchTool } from './tools/generate-batch.js';
 import { redact } from './core/api-errors.js';
 
 // Typed loosely on purpose: each tool's own schema types its handler.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const TOOLS: ToolDefinition<any>[] = [generateTool];
+export const TOOLS: ToolDefinition<any>[] = [generateTool, generateBatchTool];
 
 const ROOTS_TIMEOUT_MS = 5_000;
 
@@ -31,6 +32,7 @@ export function createServer(config: ServerConfig): McpServer {
       capabilities: { logging: {} },
       instructions:
         'Image tools backed by the OpenAI Images API. generate makes new images, saved under output/imagegen/ in the workspace; ' +
+        'generate_batch makes many distinct images in one call (concurrent, resumable, with a manifest); ' +
         'results give the saved paths, the final prompt and the model. Inspect each output before using it.',
     },
   );

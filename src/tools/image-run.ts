@@ -47,7 +47,7 @@ export interface ImageRun {
   notes?: string[];
 }
 
-const ENDPOINT_PATHS: Record<Endpoint, string> = {
+export const ENDPOINT_PATHS: Record<Endpoint, string> = {
   generations: '/v1/images/generations',
   edits: '/v1/images/edits',
 };
@@ -76,7 +76,8 @@ export function startHeartbeat(ctx: ToolContext, what: string): () => void {
   return () => clearInterval(timer);
 }
 
-function plannedFacts(run: ImageRun, workspace: Workspace): ImageFactsOut[] {
+/** The files a run would write, for dry runs (sizes known only when not auto). */
+export function plannedFacts(run: ImageRun, workspace: Workspace): ImageFactsOut[] {
   const size = run.request.options.size;
   const [w, h] = size === 'auto' ? [] : size.split('x').map(Number);
   return run.targets.map((target) => {

@@ -75,6 +75,15 @@ describe('receiveImages', () => {
     expect(await files()).toEqual([]);
   });
 
+  it('refuses base64 that is not base64, removing what it wrote', async () => {
+    const text = answer([image]);
+    const at = text.indexOf('"b64_json":"') + 400_000;
+    const bad = `${text.slice(0, at)}!!!!${text.slice(at + 4)}`;
+    const error = await receiveImages(body(chunks(bad, 65_536)), to('bad64.png')).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MalformedAnswerError);
+    expect(await files()).toEqual([]);
+  });
+
   it('stops reading and removes what it wrote when cancelled mid-image', async () => {
     const controller = new AbortController();
     const parts = chunks(answer([image]), 65_536);

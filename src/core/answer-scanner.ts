@@ -1,17 +1,21 @@
 /**
  * Reads an Images API answer (`{"data":[{"b64_json":"..."}], "usage":{...}}`) as it arrives,
- * chunk by chunk, without ever holding a whole image: every `b64_json` string is base64-decoded
- * piece by piece and handed out as bytes, and the rest of the JSON (a few hundred bytes) is kept
- * with each image replaced by a placeholder, so it can be parsed and checked at the end.
+ * chunk by chunk, without ever holding a whole image: every `b64_json` string is handed out piece
+ * by piece (whole groups of four characters, so each piece decodes on its own), and the rest of
+ * the JSON (a few hundred bytes) is kept with each image replaced by a placeholder, so it can be
+ * parsed and checked at the end.
  *
  * A 3824x2160 PNG is ~16 MB of base64; parsing whole answers at 25 requests in flight would hold
- * ~1 GB. Pure: bytes in, events out; the caller decides where the bytes go.
+ * ~1 GB. Pure: bytes in, events out; the caller decodes each piece (decodeBase64Into) where it
+ * wants the bytes. Pieces are views of the chunk given to push() (no copy, no string): decode them
+ * before the next push.
  */
 
 export type ScanEvent =
   | { kind: 'image-start'; index: number }
-  | { kind: 'image-bytes'; index: number; bytes: Buffer }
-  | { kind: 'image-end'; index: number; bytes: number };
+  /** Base64 of the image (ASCII bytes), a multiple of four characters except for an unpadded last piece. */
+  | { kind: 'image-data'; index: number; base64: Uint8Array }
+  | { kind: 'image-end'; index: number };
 
 export interface ScannedAnswer {
   /** How many images the answer carried (each was announced by events). */
@@ -67,10 +71,10 @@ export class ImagesAnswerScanner {
   private lastStringWasKey = false;
   private images = 0;
   /** Base64 characters carried to the next piece (0-3: decoding goes in groups of four). */
-  private carry = '';
+  private readonly carry = Buffer.alloc(4);
+  private carried = 0;
   /** Padding was seen: the image string must end now. */
   private padded = false;
-  private imageBytes = 0;
   private imageEscape = false;
 
   /** Scans one chunk of the body; returns what it found, in order. */
@@ -119,9 +123,8 @@ export class ImagesAnswerScanner {
             this.keep(buf.subarray(segmentStart, pos));
             this.keep(Buffer.from(`"${placeholder(this.images)}`));
             this.state = State.Image;
-            this.carry = '';
+            this.carried = 0;
             this.padded = false;
-            this.imageBytes = 0;
             this.imageEscape = false;
             events.push({ kind: 'image-start', index: this.images });
             pos++;
@@ -185,11 +188,12 @@ export class ImagesAnswerScanner {
     const end = quote < 0 ? buf.length : quote;
     let piece = buf.subarray(pos, end);
     if (this.imageEscape || piece.includes(BACKSLASH)) piece = this.unescape(piece);
-    if (piece.length > 0) this.decode(piece.toString('latin1'), false, events);
+    if (piece.length > 0) this.emit(piece, events);
     if (quote < 0) return buf.length;
     if (this.imageEscape) throw new MalformedAnswerError('an image string has a stray escape');
-    this.decode('', true, events);
-    events.push({ kind: 'image-end', index: this.images, bytes: this.imageBytes });
+    if (this.carried === 1) throw new MalformedAnswerError('an image string is cut short');
+    if (this.carried > 0) events.push({ kind: 'image-data', index: this.images, base64: Buffer.from(this.carry.subarray(0, this.carried)) });
+    events.push({ kind: 'image-end', index: this.images });
     this.images++;
     this.state = State.Json;
     this.keep(Buffer.from('"'));
@@ -214,21 +218,89 @@ export class ImagesAnswerScanner {
     return out.subarray(0, n);
   }
 
-  private decode(text: string, last: boolean, events: ScanEvent[]): void {
-    if (this.padded && text.length > 0) throw new MalformedAnswerError('an image string goes on after its padding');
-    const all = this.carry + text;
-    const usable = last ? all.length : all.length - (all.length % 4);
-    this.carry = all.slice(usable);
-    if (usable === 0) return;
-    const quads = all.slice(0, usable);
-    if (last && usable % 4 === 1) throw new MalformedAnswerError('an image string is cut short');
-    const pad = quads.endsWith('==') ? 2 : quads.endsWith('=') ? 1 : 0;
-    if (pad > 0) this.padded = true;
-    const bytes = Buffer.from(quads, 'base64');
-    // Node skips characters outside the alphabet; a length that does not add up exposes them.
-    const expected = Math.floor(((usable - pad) * 3) / 4);
-    if (bytes.length !== expected) throw new MalformedAnswerError('an image string is not valid base64');
-    this.imageBytes += bytes.length;
-    events.push({ kind: 'image-bytes', index: this.images, bytes });
+  /** Hands out whole groups of four: the carried characters completed first, then a view of the rest. */
+  private emit(piece: Buffer, events: ScanEvent[]): void {
+    if (this.padded) throw new MalformedAnswerError('an image string goes on after its padding');
+    let at = 0;
+    if (this.carried > 0) {
+      const fill = Math.min(4 - this.carried, piece.length);
+      piece.copy(this.carry, this.carried, 0, fill);
+      this.carried += fill;
+      at = fill;
+      if (this.carried < 4) return;
+      this.quads(Buffer.from(this.carry), events);
+      this.carried = 0;
+      if (this.padded && at < piece.length) throw new MalformedAnswerError('an image string goes on after its padding');
+    }
+    const rest = piece.length - at;
+    const whole = rest - (rest % 4);
+    if (whole > 0) this.quads(piece.subarray(at, at + whole), events);
+    const left = rest - whole;
+    if (left > 0) {
+      piece.copy(this.carry, 0, at + whole);
+      this.carried = left;
+    }
   }
+
+  private quads(base64: Buffer, events: ScanEvent[]): void {
+    if (base64[base64.length - 1] === EQUALS) this.padded = true;
+    events.push({ kind: 'image-data', index: this.images, base64 });
+  }
+}
+
+const EQUALS = 0x3d;
+const ALPHABET = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/';
+/** Character code → 6-bit value, or -1 for anything outside the alphabet (padding included). */
+const SEXTETS = new Int16Array(256).fill(-1);
+for (let i = 0; i < ALPHABET.length; i++) SEXTETS[ALPHABET.charCodeAt(i)] = i;
+
+function padding(base64: Uint8Array): number {
+  const n = base64.length;
+  if (n > 0 && base64[n - 1] === EQUALS) return n > 1 && base64[n - 2] === EQUALS ? 2 : 1;
+  return 0;
+}
+
+/** Bytes that `base64` (one piece of an image) decodes to. */
+export function decodedLength(base64: Uint8Array): number {
+  return Math.floor(((base64.length - padding(base64)) * 3) / 4);
+}
+
+/**
+ * Decodes one piece of an image into `target` at `offset` (which must have room for
+ * decodedLength(base64) bytes) and returns the byte count. Works on the bytes as they came:
+ * no string is made (at 25 answers in flight, strings per chunk swell the JS heap). Anything
+ * outside the base64 alphabet, or padding anywhere but at the end, is refused.
+ */
+export function decodeBase64Into(base64: Uint8Array, target: Buffer, offset: number): number {
+  const pad = padding(base64);
+  const length = base64.length - pad;
+  const expected = Math.floor((length * 3) / 4);
+  if (offset + expected > target.length) throw new RangeError('no room for the decoded bytes');
+  const rest = length % 4;
+  if (rest === 1 || (pad > 0 && base64.length % 4 !== 0)) throw new MalformedAnswerError('an image string is not valid base64');
+  const whole = length - rest;
+  let at = offset;
+  let bad = 0;
+  for (let i = 0; i < whole; i += 4) {
+    const a = SEXTETS[base64[i]!]!;
+    const b = SEXTETS[base64[i + 1]!]!;
+    const c = SEXTETS[base64[i + 2]!]!;
+    const d = SEXTETS[base64[i + 3]!]!;
+    bad |= a | b | c | d;
+    const v = (a << 18) | (b << 12) | (c << 6) | d;
+    target[at++] = (v >> 16) & 255;
+    target[at++] = (v >> 8) & 255;
+    target[at++] = v & 255;
+  }
+  if (rest > 0) {
+    const a = SEXTETS[base64[whole]!]!;
+    const b = SEXTETS[base64[whole + 1]!]!;
+    const c = rest === 3 ? SEXTETS[base64[whole + 2]!]! : 0;
+    bad |= a | b | c;
+    const v = (a << 18) | (b << 12) | (c << 6);
+    target[at++] = (v >> 16) & 255;
+    if (rest === 3) target[at++] = (v >> 8) & 255;
+  }
+  if (bad < 0) throw new MalformedAnswerError('an image string is not valid base64');
+  return at - offset;
 }

@@ -47,6 +47,8 @@ export interface CallOptions {
   maxAttempts: number;
   /** Where each image of the answer is streamed to (a temp file beside its final name). */
   destination: ImageDestination;
+  /** Told once an answer's body is fully in (its files may still be finishing). */
+  onReceived?: () => void;
   /** Told before each wait between attempts. */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
 }
@@ -182,7 +184,7 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
         .asResponse();
     }
     // Streamed, never parsed whole: a 3824x2160 PNG answer is ~16 MB of base64.
-    return receiveImages(response.body, options.destination, signal);
+    return receiveImages(response.body, options.destination, signal, options.onReceived);
   }
 
   return {

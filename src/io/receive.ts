@@ -4,9 +4,9 @@
  * to the final one). Memory stays at a few network chunks per request, whatever the image size.
  * On any failure (a cut connection, a malformed answer, a cancel) every file written is removed.
  */
-import type { FileHandle } from 'node:fs/promises';
-import { promises as fs } from 'node:fs';
-import { ImagesAnswerScanner } from '../core/answer-scanner.js';
+import { close, open, promises as fs, writev } from 'node:fs';
+import { promisify } from 'node:util';
+import { ImagesAnswerScanner, decodeBase64Into } from '../core/answer-scanner.js';
 
 export interface ReceivedImage {
   /** Position in the answer's data[]. */
@@ -42,69 +42,155 @@ export class LocalWriteError extends Error {
   }
 }
 
-/** Decoded bytes are gathered up to this size before a write: few syscalls, little memory. */
-const WRITE_BATCH_BYTES = 256 * 1024;
-/**
- * Writes run while the next chunks are read (waiting on the disk would pause the socket and
- * slow the sender), up to this many bytes queued; beyond it reading waits for the disk.
- */
-const MAX_QUEUED_BYTES = 1024 * 1024;
+// Plain descriptors rather than FileHandles: a few hundred images a minute make the lighter API count.
+const openFile = promisify(open);
+const writeFile = promisify(writev);
+const closeFile = promisify(close);
 
-class OpenImage {
-  private pending: Buffer[] = [];
-  private pendingBytes = 0;
-  private queuedBytes = 0;
-  private writing: Promise<void> = Promise.resolve();
+/**
+ * Images are decoded into buffers of this size, taken from a pool and given back once written:
+ * memory stays flat however many images go through (no garbage per chunk).
+ */
+const BUFFER_BYTES = 64 * 1024;
+/** Filled buffers an image may have waiting for the disk before reading waits for it. */
+const MAX_QUEUED_BUFFERS = 2;
+/**
+ * The pool is one slab, enough for 25 images in flight (filling, queued, being written), made on
+ * first use. One large allocation is mapped on its own by the C allocator; 64 KB buffers made one
+ * by one would sit among the socket's short-lived chunks and keep the process heap from shrinking.
+ */
+const SLAB_BUFFERS = 25 * (MAX_QUEUED_BUFFERS + 2);
+let slab: Buffer | undefined;
+const pool: Buffer[] = [];
+const takeBuffer = (): Buffer => {
+  if (!slab) {
+    slab = Buffer.allocUnsafeSlow(SLAB_BUFFERS * BUFFER_BYTES);
+    for (let i = SLAB_BUFFERS - 1; i >= 0; i--) pool.push(slab.subarray(i * BUFFER_BYTES, (i + 1) * BUFFER_BYTES));
+  }
+  return pool.pop() ?? Buffer.allocUnsafeSlow(BUFFER_BYTES);
+};
+const giveBack = (buffer: Buffer): void => {
+  if (buffer.buffer === slab?.buffer) pool.push(buffer);
+};
+
+/**
+ * One image of the answer on its way to its file. Decoding happens as pieces arrive; the file
+ * work (creating, writing, closing) runs on its own chain while the next chunks are read, since
+ * waiting on the disk would pause the socket and hold the request open.
+ */
+class ImageFile {
+  file: string | undefined;
+  bytes = 0;
+  private fd: number | undefined;
+  private chain: Promise<void> = Promise.resolve();
   private failure: unknown;
+  private buffer: Buffer | undefined;
+  private used = 0;
+  private queued = 0;
 
   constructor(
     readonly index: number,
-    readonly file: string,
-    private readonly handle: FileHandle,
-  ) {}
-
-  async add(bytes: Buffer): Promise<void> {
-    this.pending.push(bytes);
-    this.pendingBytes += bytes.length;
-    if (this.pendingBytes >= WRITE_BATCH_BYTES) this.flush();
-    if (this.failure !== undefined) throw this.failure;
-    if (this.queuedBytes > MAX_QUEUED_BYTES) await this.settled();
+    destination: ImageDestination,
+  ) {
+    this.step(async () => {
+      const file = await destination(index);
+      if (file === undefined) return; // dropped: the bytes go nowhere
+      this.fd = await openFile(file, 'wx');
+      this.file = file;
+    });
   }
 
-  /** Writes what is left and closes the file. */
-  async finish(): Promise<void> {
+  /** Decodes a piece (throws MalformedAnswerError on bad base64); true when reading should wait for the disk. */
+  add(base64: Uint8Array): boolean {
+    if (this.failure !== undefined) throw new LocalWriteError(this.failure);
+    let at = 0;
+    while (at < base64.length) {
+      this.buffer ??= takeBuffer();
+      const room = this.buffer.length - this.used;
+      const take = Math.min(base64.length - at, Math.floor(room / 3) * 4);
+      const piece = take === base64.length ? base64 : base64.subarray(at, at + take);
+      const written = decodeBase64Into(piece, this.buffer, this.used);
+      this.used += written;
+      this.bytes += written;
+      at += take;
+      if (this.buffer.length - this.used < 3) this.flush();
+    }
+    return this.queued > MAX_QUEUED_BUFFERS;
+  }
+
+  /** The image is complete: the rest is written and the file closed, on the chain. */
+  end(): void {
     this.flush();
-    await this.settled();
-    await this.handle.close();
+    this.step(async () => {
+      const fd = this.fd;
+      this.fd = undefined;
+      if (fd !== undefined) await closeFile(fd);
+    });
   }
 
-  async abandon(): Promise<void> {
-    await this.writing;
-    await this.handle.close().catch(() => {});
+  /** Waits for the file work so far; throws its first failure. */
+  async settled(): Promise<void> {
+    await this.chain;
+    if (this.failure !== undefined) throw this.failure;
   }
 
-  private flush(): void {
-    if (this.pendingBytes === 0) return;
-    const buffers = this.pending;
-    const bytes = this.pendingBytes;
-    this.pending = [];
-    this.pendingBytes = 0;
-    this.queuedBytes += bytes;
-    this.writing = this.writing
+  /** After a failure: waits for the file work, then closes and removes the file. */
+  async discard(): Promise<void> {
+    if (this.buffer) giveBack(this.buffer);
+    this.buffer = undefined;
+    await this.chain;
+    if (this.fd !== undefined) await closeFile(this.fd).catch(() => {});
+    this.fd = undefined;
+    if (this.file !== undefined) await fs.rm(this.file, { force: true });
+  }
+
+  private step(work: () => Promise<void>): void {
+    this.chain = this.chain
       .then(async () => {
-        if (this.failure === undefined) await this.handle.writev(buffers);
+        if (this.failure === undefined) await work();
       })
       .catch((error: unknown) => {
         this.failure ??= error;
-      })
-      .finally(() => {
-        this.queuedBytes -= bytes;
       });
   }
 
-  private async settled(): Promise<void> {
-    await this.writing;
-    if (this.failure !== undefined) throw this.failure;
+  private flush(): void {
+    const buffer = this.buffer;
+    if (!buffer) return;
+    const used = this.used;
+    this.buffer = undefined;
+    this.used = 0;
+    if (used === 0) {
+      giveBack(buffer);
+      return;
+    }
+    this.queued++;
+    this.step(async () => {
+      try {
+        if (this.fd !== undefined) await writeAll(this.fd, [buffer.subarray(0, used)]);
+      } finally {
+        this.queued--;
+        giveBack(buffer);
+      }
+    });
+  }
+}
+
+/** writev may write less than asked (rarely, for large batches): write the rest. */
+async function writeAll(fd: number, buffers: Buffer[]): Promise<void> {
+  let rest = buffers;
+  while (rest.length > 0) {
+    let written = (await writeFile(fd, rest)).bytesWritten;
+    const next: Buffer[] = [];
+    for (const buffer of rest) {
+      if (written >= buffer.length) {
+        written -= buffer.length;
+      } else {
+        next.push(written > 0 ? buffer.subarray(written) : buffer);
+        written = 0;
+      }
+    }
+    rest = next;
   }
 }
 
@@ -116,17 +202,20 @@ const local = async <T>(step: () => Promise<T>): Promise<T> => {
   }
 };
 
+/**
+ * Reads the answer body into files. `onReceived` is told once the whole body is in and checked,
+ * before the last writes finish: the request itself is over then.
+ */
 export async function receiveImages(
   body: ReadableStream<Uint8Array> | null,
   destination: ImageDestination,
   signal?: AbortSignal,
+  onReceived?: () => void,
 ): Promise<ReceivedAnswer> {
   if (!body) throw new BodyReadError(new Error('no body'));
   const scanner = new ImagesAnswerScanner();
-  const created: string[] = [];
-  const images: ReceivedImage[] = [];
-  /** The image being written; null while one is being dropped. */
-  let open: OpenImage | null | undefined;
+  const files: ImageFile[] = [];
+  let current: ImageFile | undefined;
   const reader = body.getReader();
   const cancel = () => {
     reader.cancel().catch(() => {});
@@ -147,36 +236,29 @@ export async function receiveImages(
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
       for (const event of scanner.push(chunk)) {
         if (event.kind === 'image-start') {
-          const file = await local(() => destination(event.index));
-          if (file === undefined) {
-            open = null;
-          } else {
-            const handle = await local(() => fs.open(file, 'wx'));
-            created.push(file);
-            open = new OpenImage(event.index, file, handle);
-          }
-        } else if (event.kind === 'image-bytes') {
-          if (open) await local(() => open!.add(event.bytes));
+          current = new ImageFile(event.index, destination);
+          files.push(current);
+        } else if (event.kind === 'image-data') {
+          if (current!.add(event.base64)) await local(() => current!.settled());
         } else {
-          if (open) {
-            const finished = open;
-            open = undefined;
-            await local(() => finished.finish());
-            images.push({ index: finished.index, file: finished.file, bytes: event.bytes });
-          }
-          open = undefined;
+          current!.end();
+          current = undefined;
         }
       }
     }
     const answer = scanner.finish();
+    onReceived?.();
+    await local(() => Promise.all(files.map((f) => f.settled())));
     done = true;
+    const images = files
+      .filter((f) => f.file !== undefined)
+      .map((f): ReceivedImage => ({ index: f.index, file: f.file!, bytes: f.bytes }));
     return answer.usage ? { images, count: answer.images, usage: answer.usage } : { images, count: answer.images };
   } finally {
     signal?.removeEventListener('abort', cancel);
     if (!done) {
       cancel();
-      if (open) await open.abandon();
-      await Promise.all(created.map((file) => fs.rm(file, { force: true })));
+      await Promise.all(files.map((f) => f.discard()));
     }
   }
 }

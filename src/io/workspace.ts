@@ -155,11 +155,17 @@ export class Workspace {
    */
   async tempFileFor(target: string): Promise<string> {
     const dir = path.dirname(target);
+    const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    const real = await fs.realpath(dir).catch(() => undefined);
+    if (real !== undefined) {
+      this.contain(real, target, 'out'); // the usual case: the folder exists, one check
+      return temp;
+    }
     this.contain(await realpathOfNearest(dir), target, 'out');
     await fs.mkdir(dir, { recursive: true });
     // Re-check after creating folders: a symlink could have been swapped in meanwhile.
     this.contain(await fs.realpath(dir), target, 'out');
-    return path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    return temp;
   }
 
   /**
@@ -178,14 +184,17 @@ export class Workspace {
         const candidate = versionedPath(target, version);
         try {
           await fs.link(temp, candidate);
-          return version === 1 ? { path: candidate } : { path: candidate, versionedFrom: target };
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+          continue;
         }
+        await fs.unlink(temp);
+        return version === 1 ? { path: candidate } : { path: candidate, versionedFrom: target };
       }
       throw new WorkspaceError(`Too many versions of ${target} exist; choose another out name.`);
-    } finally {
+    } catch (error) {
       await fs.rm(temp, { force: true });
+      throw error;
     }
   }
 

@@ -4,9 +4,10 @@
  * each image saved as its job finishes, a manifest rewritten as jobs finish, and progress sent.
  * `resume` finishes an interrupted batch without redoing finished jobs.
  */
+import { setMaxListeners } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { pathToFileURL } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { redact } from '../core/api-errors.js';
@@ -186,6 +187,18 @@ async function readJobSources(args: GenerateBatchArguments, workspace: Workspace
   }
 }
 
+/** out_dir as a path (a file:// URI is accepted, as for out). */
+function outDirPath(outDir: string): Checked<string> {
+  const trimmed = outDir.trim();
+  if (trimmed === '') return { ok: false, problems: [{ field: 'out_dir', message: 'out_dir is empty: name the folder for the batch, e.g. "assets/sprites".' }] };
+  if (!trimmed.startsWith('file://')) return { ok: true, value: trimmed };
+  try {
+    return { ok: true, value: fileURLToPath(trimmed) };
+  } catch {
+    return { ok: false, problems: [{ field: 'out_dir', message: `out_dir "${outDir}" is not a valid file:// URI.` }] };
+  }
+}
+
 function batchDefaults(args: GenerateBatchArguments): BatchDefaults {
   const defaults: Record<string, unknown> = {};
   for (const key of [...JOB_OPTION_KEYS, ...JOB_FIELD_KEYS, 'augment'] as const) {
@@ -196,9 +209,31 @@ function batchDefaults(args: GenerateBatchArguments): BatchDefaults {
 }
 
 type FileState = 'missing' | 'image' | 'other';
+type Exists = (file: string) => Promise<boolean>;
 
-async function fileState(target: string, workspace: Workspace, decode: boolean): Promise<{ state: FileState; facts?: ImageFactsOut }> {
-  if (!(await workspace.exists(target))) return { state: 'missing' };
+const CASE_INSENSITIVE = process.platform === 'win32' || process.platform === 'darwin';
+
+/** Whether files exist, from one listing per folder rather than one lookup per file. */
+function folderListings(workspace: Workspace): Exists {
+  const listings = new Map<string, Promise<Set<string> | undefined>>();
+  const key = (name: string) => (CASE_INSENSITIVE ? name.toLowerCase() : name);
+  return async (file) => {
+    const dir = path.dirname(file);
+    let listing = listings.get(dir);
+    if (!listing) {
+      listing = fs.readdir(dir).then(
+        (names) => new Set(names.map(key)),
+        (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? new Set<string>() : undefined),
+      );
+      listings.set(dir, listing);
+    }
+    const names = await listing;
+    return names ? names.has(key(path.basename(file))) : workspace.exists(file);
+  };
+}
+
+async function fileState(target: string, workspace: Workspace, exists: Exists, decode: boolean): Promise<{ state: FileState; facts?: ImageFactsOut }> {
+  if (!(await exists(target))) return { state: 'missing' };
   if (!decode) return { state: 'other' };
   try {
     const [facts, stat] = await Promise.all([inspectImage(target), fs.stat(target)]);
@@ -234,6 +269,18 @@ async function prepareJobs(
       message: `${workspace.relative(manifest)} exists: an earlier batch wrote to this folder. Set resume: true to finish it (finished jobs are skipped), force: true to start over, or choose another out_dir.`,
     });
   }
+  // Files share a few folders: each folder is confined once (on its real path), not each file.
+  const folders = new Map<string, Promise<string>>();
+  const confine = (file: string): Promise<string> => {
+    const dir = path.dirname(file);
+    let real = folders.get(dir);
+    if (!real) {
+      real = workspace.resolveOutput(file, 'out').then((resolved) => path.dirname(resolved));
+      folders.set(dir, real);
+    }
+    return real.then((d) => path.join(d, path.basename(file)));
+  };
+  const exists = folderListings(workspace);
   const jobs: BatchJob[] = [];
   await Promise.all(
     planned.map(async (plan, index) => {
@@ -241,8 +288,8 @@ async function prepareJobs(
       let targets: string[];
       let webTargets: string[];
       try {
-        targets = await Promise.all(plan.files.map((f) => workspace.resolveOutput(f, 'out')));
-        webTargets = await Promise.all(plan.webFiles.map((f) => workspace.resolveOutput(f, 'out')));
+        targets = await Promise.all(plan.files.map(confine));
+        webTargets = await Promise.all(plan.webFiles.map(confine));
       } catch (error) {
         if (error instanceof WorkspaceError) {
           problems.push({ field: 'out', message: `${name}: ${error.message}` });
@@ -253,9 +300,9 @@ async function prepareJobs(
       const kept = new Map<number, ImageFactsOut>();
       let toMake = targets.map((_, i) => i);
       if (!force || resume) {
-        const states = await Promise.all(targets.map((t) => fileState(t, workspace, resume)));
+        const states = await Promise.all(targets.map((t) => fileState(t, workspace, exists, resume)));
         if (!resume) {
-          const webStates = await Promise.all(webTargets.map((t) => fileState(t, workspace, false)));
+          const webStates = await Promise.all(webTargets.map((t) => fileState(t, workspace, exists, false)));
           const taken = [...targets.filter((_, i) => states[i]!.state !== 'missing'), ...webTargets.filter((_, i) => webStates[i]!.state !== 'missing')];
           for (const file of taken) {
             problems.push({
@@ -409,13 +456,31 @@ async function keepImages(job: BatchJob, args: GenerateBatchArguments, workspace
   }
 }
 
-/** Runs `work` over 0..count-1 with at most `concurrency` at once; starts nothing once `signal` fires. */
-async function runPool(count: number, concurrency: number, signal: AbortSignal, work: (index: number) => Promise<void>): Promise<void> {
+/**
+ * Runs `work` over 0..count-1 with at most `concurrency` requests in flight; starts nothing once
+ * `signal` fires. A job frees its slot as soon as its answer is in (`release`), so checking and
+ * placing its files overlaps the next request instead of delaying it. Resolves when all are done.
+ */
+async function runPool(
+  count: number,
+  concurrency: number,
+  signal: AbortSignal,
+  work: (index: number, release: () => void) => Promise<void>,
+): Promise<void> {
   let next = 0;
+  const jobs: Promise<void>[] = [];
   const worker = async () => {
-    while (next < count && !signal.aborted) await work(next++);
+    while (next < count && !signal.aborted) {
+      const index = next++;
+      let release!: () => void;
+      const freed = new Promise<void>((resolve) => (release = resolve));
+      const job = work(index, release).finally(release);
+      jobs.push(job);
+      await freed;
+    }
   };
   await Promise.all(Array.from({ length: Math.min(concurrency, count) }, worker));
+  await Promise.all(jobs);
 }
 
 async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBatchArguments, ctx: ToolContext, workspace: Workspace): Promise<CallToolResult> {
@@ -429,7 +494,7 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
     () => ({ tool: 'generate_batch', version: 1, out_dir: outDir, started, updated: new Date().toISOString(), summary: statusOf() }),
     total,
   );
-  const record = (job: BatchJob, index: number) => {
+  const entry = (job: BatchJob): Record<string, unknown> => {
     const entry: Record<string, unknown> = {
       number: job.plan.number,
       ...(job.plan.line !== undefined ? { line: job.plan.line } : {}),
@@ -443,8 +508,9 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
     if (job.usage) entry.usage = job.usage;
     if (job.error !== undefined) entry.error = job.error;
     if (job.run.warnings.length > 0) entry.warnings = job.run.warnings;
-    manifest.set(index, entry);
+    return entry;
   };
+  const record = (job: BatchJob, index: number) => manifest.set(index, () => entry(job));
 
   const progress = new BatchProgress(total);
   const notify = (value: number | undefined, message: string) => {
@@ -454,7 +520,7 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
   // Jobs already done (resume): their downscaled copies if missing, then one progress step.
   const extraWarnings: string[] = [];
   let skipped = 0;
-  for (const [index, job] of jobs.entries()) {
+  for (const job of jobs) {
     if (job.kept.size > 0) {
       try {
         await keepImages(job, args, workspace);
@@ -466,13 +532,12 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
       job.status = 'skipped';
       skipped++;
     }
-    record(job, index);
   }
-  manifest.write();
   if (skipped > 0) notify(progress.jobsFinished(skipped), `${skipped} job${skipped === 1 ? '' : 's'} already done, skipped`);
 
   const runnable = jobs.filter((j) => !j.skip);
   const batch = new AbortController();
+  setMaxListeners(0, batch.signal); // one listener per job in flight, up to 25
   let stopReason = '';
   const stop = (reason: string) => {
     if (batch.signal.aborted) return;
@@ -496,13 +561,19 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
   const apiKey = ctx.config.api.apiKey;
   const failFast = args.fail_fast ?? false;
   try {
-    await runPool(runnable.length, args.concurrency ?? DEFAULT_CONCURRENCY, batch.signal, async (i) => {
+    const pool = runPool(runnable.length, args.concurrency ?? DEFAULT_CONCURRENCY, batch.signal, async (i, release) => {
       const job = runnable[i]!;
       const name = jobName(job.plan);
       inFlight.add(job);
+      // Each job gets its own signal, unlinked when it ends: whatever the SDK hangs on a request's
+      // signal then goes with the job instead of piling up on the batch's for 500 requests.
+      const own = new AbortController();
+      const forward = () => own.abort();
+      batch.signal.addEventListener('abort', forward, { once: true });
       try {
         const outcome = await performImageRun(job.run, ctx.api, workspace, {
-          signal: batch.signal,
+          signal: own.signal,
+          onAnswered: release,
           onRetry: ({ attempt, delayMs, reason }) => ctx.log('warning', `${name} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
         });
         job.status = 'done';
@@ -528,12 +599,17 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
           if (failFast) stop(`Not finished: ${name} failed and fail_fast is set.`);
         }
       } finally {
+        batch.signal.removeEventListener('abort', forward);
         inFlight.delete(job);
         record(job, jobs.indexOf(job));
         manifest.write();
         notify(progress.jobsFinished(), `${name} ${job.status}`);
       }
     });
+    // The first requests are on their way; now the manifest's first version (every job, pending or skipped).
+    for (const [index, job] of jobs.entries()) record(job, index);
+    manifest.write();
+    await pool;
   } finally {
     if (heartbeat) clearInterval(heartbeat);
     ctx.signal.removeEventListener('abort', onClientCancel);
@@ -621,6 +697,9 @@ export const generateBatchTool = defineTool({
   },
   async handle(args, ctx) {
     const workspace = await ctx.workspace();
+    const outDir = outDirPath(args.out_dir);
+    if (!outDir.ok) return refusal(outDir.problems);
+    args = { ...args, out_dir: outDir.value };
     const sources = await readJobSources(args, workspace);
     if (!sources.ok) return refusal(sources.problems);
     const downscaleSuffix = args.downscale_max_dim ? (args.downscale_suffix ?? DEFAULT_DOWNSCALE_SUFFIX) : undefined;
@@ -630,7 +709,7 @@ export const generateBatchTool = defineTool({
       outDir: args.out_dir,
       now: ctx.config.now(),
       downscaleSuffix,
-      caseInsensitive: process.platform === 'win32' || process.platform === 'darwin',
+      caseInsensitive: CASE_INSENSITIVE,
     });
     const lineProblems = sources.value.problems;
     if (!plan.ok || lineProblems.length > 0) return refusal([...lineProblems, ...(plan.ok ? [] : plan.problems)]);

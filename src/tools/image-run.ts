@@ -132,6 +132,8 @@ export interface ImageRunOutcome {
 
 export interface PerformOptions {
   signal: AbortSignal;
+  /** Told once the answer's body is in (before its images are checked and placed): the request is over. */
+  onAnswered?: () => void;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
 }
 
@@ -161,8 +163,10 @@ export async function performImageRun(run: ImageRun, api: ImageApi, workspace: W
         return target === undefined ? undefined : workspace.tempFileFor(target);
       },
       ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+      ...(options.onAnswered ? { onReceived: options.onAnswered } : {}),
     },
   );
+  const placed = new Set<string>();
   try {
     if (answer.count !== run.targets.length) {
       run.warnings.push(`The API returned ${answer.count} image(s) for ${run.targets.length} requested.`);
@@ -178,6 +182,7 @@ export async function performImageRun(run: ImageRun, api: ImageApi, workspace: W
     }
     const saved: SavedImage[] = [];
     for (const [i, image] of answer.images.entries()) {
+      placed.add(image.file); // placeFile consumes the temp file, whatever happens
       const file = await workspace.placeFile(image.file, run.targets[image.index]!, { force: run.force });
       const entry: ImageFactsOut = {
         path: workspace.relative(file.path),
@@ -205,8 +210,8 @@ export async function performImageRun(run: ImageRun, api: ImageApi, workspace: W
     if (answer.usage) outcome.usage = answer.usage;
     return outcome;
   } finally {
-    // Placed temp files are gone already; this removes the rest after a failure.
-    await Promise.all(answer.images.map((image) => fs.rm(image.file, { force: true })));
+    // After a failure: the temp files not yet placed.
+    await Promise.all(answer.images.filter((image) => !placed.has(image.file)).map((image) => fs.rm(image.file, { force: true })));
   }
 }
 

@@ -1,11 +1,23 @@
 import { randomBytes } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { ImagesAnswerScanner, MAX_SKELETON_BYTES, MalformedAnswerError, type ScanEvent } from '../../src/core/answer-scanner.js';
+import {
+  ImagesAnswerScanner,
+  MAX_SKELETON_BYTES,
+  MalformedAnswerError,
+  decodeBase64Into,
+  decodedLength,
+  type ScanEvent,
+} from '../../src/core/answer-scanner.js';
 
 interface Scanned {
   images: Buffer[];
   usage?: Record<string, unknown>;
-  ends: number[];
+}
+
+function decode(base64: Uint8Array): Buffer {
+  const bytes = Buffer.alloc(decodedLength(base64));
+  expect(decodeBase64Into(base64, bytes, 0)).toBe(bytes.length);
+  return bytes;
 }
 
 /** Feeds `body` in pieces of `size` bytes and collects the decoded images. */
@@ -13,16 +25,19 @@ function scan(body: Buffer | string, size = Infinity): Scanned {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(body);
   const scanner = new ImagesAnswerScanner();
   const parts: Buffer[][] = [];
-  const ends: number[] = [];
+  let open = -1;
   const take = (events: ScanEvent[]) => {
     for (const e of events) {
       if (e.kind === 'image-start') {
         expect(e.index).toBe(parts.length);
         parts.push([]);
-      } else if (e.kind === 'image-bytes') {
-        parts[e.index]!.push(e.bytes);
+        open = e.index;
+      } else if (e.kind === 'image-data') {
+        expect(e.index).toBe(open);
+        parts[e.index]!.push(decode(e.base64)); // now: the piece is a view of this chunk
       } else {
-        ends.push(e.bytes);
+        expect(e.index).toBe(open);
+        open = -1;
       }
     }
   };
@@ -30,7 +45,8 @@ function scan(body: Buffer | string, size = Infinity): Scanned {
   for (let at = 0; at < bytes.length; at += step) take(scanner.push(bytes.subarray(at, at + step)));
   const answer = scanner.finish();
   expect(answer.images).toBe(parts.length);
-  return { images: parts.map((p) => Buffer.concat(p)), ends, ...(answer.usage ? { usage: answer.usage } : {}) };
+  expect(open).toBe(-1);
+  return { images: parts.map((p) => Buffer.concat(p)), ...(answer.usage ? { usage: answer.usage } : {}) };
 }
 
 const usage = { input_tokens: 12, output_tokens: 1056, total_tokens: 1068, input_tokens_details: { text_tokens: 12, image_tokens: 0 } };
@@ -59,7 +75,6 @@ describe('ImagesAnswerScanner', () => {
       const out = scan(body, size);
       expect(out.images).toHaveLength(1);
       expect(out.images[0]!.equals(image), `chunks of ${size}`).toBe(true);
-      expect(out.ends).toEqual([image.length]);
       expect(out.usage).toEqual(usage);
     }
   });
@@ -144,17 +159,38 @@ describe('ImagesAnswerScanner', () => {
     expect(malformed(body, 65536)).toMatch(/more than images/);
   });
 
-  it('hands out bytes piece by piece, never the whole image at once', () => {
-    const big = randomBytes(300_000);
+  it('hands out the base64 piece by piece in whole groups of four, never the whole image at once', () => {
+    const big = randomBytes(300_001);
     const body = Buffer.from(answer([big]));
     const scanner = new ImagesAnswerScanner();
+    const pieces: Buffer[] = [];
     let largest = 0;
-    for (let at = 0; at < body.length; at += 16_384) {
-      for (const e of scanner.push(body.subarray(at, at + 16_384))) {
-        if (e.kind === 'image-bytes') largest = Math.max(largest, e.bytes.length);
+    let unaligned = 0;
+    for (let at = 0; at < body.length; at += 16_381) {
+      for (const e of scanner.push(body.subarray(at, at + 16_381))) {
+        if (e.kind !== 'image-data') continue;
+        largest = Math.max(largest, e.base64.length);
+        if (e.base64.length % 4 !== 0) unaligned++;
+        pieces.push(decode(e.base64));
       }
     }
     scanner.finish();
-    expect(largest).toBeLessThanOrEqual(12_288 + 3);
+    expect(largest).toBeLessThanOrEqual(16_384);
+    expect(unaligned).toBeLessThanOrEqual(1); // only an unpadded last piece
+    expect(Buffer.concat(pieces).equals(big)).toBe(true);
+  });
+
+  it('refuses, at decoding, characters outside the base64 alphabet and misplaced padding', () => {
+    const target = Buffer.alloc(16);
+    const b = (text: string) => Buffer.from(text, 'latin1');
+    expect(() => decodeBase64Into(b('QUJD!UJD'), target, 0)).toThrow(MalformedAnswerError);
+    expect(() => decodeBase64Into(b('QQ==QUJD'), target, 0)).toThrow(MalformedAnswerError);
+    expect(() => decodeBase64Into(b('QUJDR'), target, 0)).toThrow(MalformedAnswerError);
+    expect(() => decodeBase64Into(b('QUJ='), target, 0)).not.toThrow();
+    expect(() => decodeBase64Into(b('QU='), target, 0)).toThrow(MalformedAnswerError);
+    expect(decodeBase64Into(b('QUJDRA=='), target, 4)).toBe(4);
+    expect(target.subarray(4, 8).toString()).toBe('ABCD');
+    expect(decodeBase64Into(b('QUJDRA'), target, 0)).toBe(4); // unpadded
+    expect(() => decodeBase64Into(b('QUJDRA=='), target, 14)).toThrow(RangeError);
   });
 });

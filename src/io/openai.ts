@@ -147,8 +147,9 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
   let client: OpenAI | undefined;
   const getClient = async (): Promise<OpenAI> => {
     if (!client) {
-      const { default: OpenAIClient } = await import('openai');
+      const [{ default: OpenAIClient }, { nodeFetch }] = await Promise.all([import('openai'), import('./http.js')]);
       client = new OpenAIClient({
+        fetch: nodeFetch, // answers reach the reader without fetch's two copies per chunk
         apiKey: environment.apiKey,
         baseURL: environment.baseURL ?? null,
         organization: environment.organization ?? null,

@@ -19,12 +19,13 @@ import { errorResult } from './results.js';
 import type { LogLevel, ToolContext, ToolDefinition } from './tools/context.js';
 import { editTool } from './tools/edit.js';
 import { generateTool } from './tools/generate.js';
+import { generateBatchTool } from './tools/generate-batch.js';
 import { removeBackgroundTool } from './tools/remove-background.js';
 import { redact } from './core/api-errors.js';
 
 // Typed loosely on purpose: each tool's own schema types its handler.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const TOOLS: ToolDefinition<any>[] = [generateTool, editTool, removeBackgroundTool];
+export const TOOLS: ToolDefinition<any>[] = [generateTool, editTool, generateBatchTool, removeBackgroundTool];
 
 const ROOTS_TIMEOUT_MS = 5_000;
 
@@ -35,7 +36,8 @@ export function createServer(config: ServerConfig): McpServer {
       capabilities: { logging: {} },
       instructions:
         'Image tools backed by the OpenAI Images API. generate makes new images; edit changes existing ones (workspace paths, file:// links of earlier outputs ' +
-        'or data: URLs, with an optional mask). Files are saved under output/imagegen/ in the workspace and never overwritten without force; ' +
+        'or data: URLs, with an optional mask); generate_batch makes many distinct images in one call (concurrent, resumable, with a manifest). ' +
+        'Files are saved under output/imagegen/ in the workspace and never overwritten without force; ' +
         'results give the saved paths, the final prompt, the model, the cost and one small preview picture (a numbered contact sheet for several images). ' +
         'Inspect each output before using it. Saved images, batch manifests and the history are resources; each use case has a prompt recipe. ' +
         'remove_background turns the flat background of a workspace image into transparency locally (no API call).',

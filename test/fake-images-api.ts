@@ -687,6 +687,18 @@ function imageBase64(
   return cached;
 }
 
+/** `{"b64_json":"..."}` as bytes, made once per image: answers reuse it instead of re-serialising ~16 MB. */
+const dataItemCache = new Map<string, Buffer>();
+
+function dataItemBytes(b64: string): Buffer {
+  let item = dataItemCache.get(b64);
+  if (!item) {
+    item = Buffer.from(JSON.stringify({ b64_json: b64 }));
+    dataItemCache.set(b64, item);
+  }
+  return item;
+}
+
 // ---------------------------------------------------------------------------------------------
 // Faults
 // ---------------------------------------------------------------------------------------------
@@ -921,7 +933,7 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
 
     const write = async (
       status: number,
-      payload: string | Buffer,
+      payload: string | Buffer | Buffer[],
       headers: Record<string, string> = {},
     ): Promise<void> => {
       if (latencyMs > 0) await delay(latencyMs, undefined, { signal: gone.signal });
@@ -933,7 +945,12 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
         'openai-processing-ms': String(Date.now() - at),
         ...headers,
       });
-      res.end(payload);
+      if (Array.isArray(payload)) {
+        for (const part of payload) res.write(part);
+        res.end();
+      } else {
+        res.end(payload);
+      }
     };
     const sendJson = (status: number, body: unknown, headers: Record<string, string> = {}): Promise<void> =>
       write(status, typeof body === 'string' || Buffer.isBuffer(body) ? body : JSON.stringify(body), headers);
@@ -1050,8 +1067,11 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
       return;
     }
 
-    const data = Array.from({ length: plan.n }, () => ({ b64_json: b64 }));
-    await sendJson(200, { created, ...meta, data, usage });
+    // The same JSON as { created, ...meta, data: [{ b64_json }, ...], usage }, from cached bytes.
+    const item = dataItemBytes(b64);
+    const head = Buffer.from(`${JSON.stringify({ created, ...meta }).slice(0, -1)},"data":[`);
+    const items = Array.from({ length: plan.n }, (_, i) => (i === 0 ? [item] : [Buffer.from(','), item])).flat();
+    await write(200, [head, ...items, Buffer.from(`],"usage":${JSON.stringify(usage)}}`)]);
   };
 
   const server: Server = createServer((req, res) => {

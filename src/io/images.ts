@@ -32,7 +32,7 @@ export async function inspectImage(input: Buffer | string): Promise<ImageFacts> 
  * A copy whose longest edge is at most `maxDim` (never enlarged), in the same format. JPEG has no
  * alpha, so transparent pixels are flattened on white rather than turning black.
  */
-export async function downscale(input: Buffer, maxDim: number, format: OutputFormat): Promise<Buffer> {
+export async function downscale(input: Buffer | string, maxDim: number, format: OutputFormat): Promise<Buffer> {
   const sharp = await loadSharp();
   let pipeline = sharp(input).resize({ width: maxDim, height: maxDim, fit: 'inside', withoutEnlargement: true });
   if (format === 'jpeg') pipeline = pipeline.flatten({ background: '#ffffff' }).jpeg({ quality: 85 });

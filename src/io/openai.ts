@@ -4,7 +4,9 @@
  */
 import type OpenAI from 'openai';
 import { redact, type ApiFailure, describeFailure } from '../core/api-errors.js';
+import { MalformedAnswerError } from '../core/answer-scanner.js';
 import { isRetryableStatus, retryDelayMs, type RetryPolicy } from '../core/retry.js';
+import { BodyReadError, LocalWriteError, receiveImages, type ImageDestination, type ReceivedImage } from './receive.js';
 
 export type Endpoint = 'generations' | 'edits';
 
@@ -31,7 +33,10 @@ export interface Usage {
 }
 
 export interface ImageApiAnswer {
-  images: Buffer[];
+  /** The images written to their destinations, in answer order. */
+  images: ReceivedImage[];
+  /** How many images the answer carried. */
+  count: number;
   usage?: Usage;
   attempts: number;
   durationMs: number;
@@ -40,6 +45,10 @@ export interface ImageApiAnswer {
 export interface CallOptions {
   signal?: AbortSignal | undefined;
   maxAttempts: number;
+  /** Where each image of the answer is streamed to (a temp file beside its final name). */
+  destination: ImageDestination;
+  /** Told once an answer's body is fully in (its files may still be finishing). */
+  onReceived?: () => void;
   /** Told before each wait between attempts. */
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
 }
@@ -127,32 +136,20 @@ async function classify(error: unknown): Promise<ClassifiedError> {
     const headers = error.headers;
     return { failure, retryable: isRetryableStatus(error.status), header: (name) => headers?.get(name) };
   }
+  if (error instanceof BodyReadError) return { failure: { kind: 'connection' }, retryable: true, header: none };
+  if (error instanceof MalformedAnswerError) return { failure: { kind: 'malformed', message: error.message }, retryable: false, header: none };
   if (error instanceof ImageApiError) return { failure: error.failure, retryable: false, header: none };
   const message = error instanceof Error ? error.message : String(error);
   return { failure: { kind: 'malformed', message }, retryable: false, header: none };
-}
-
-interface RawImagesResponse {
-  data?: Array<{ b64_json?: string }>;
-  usage?: Usage;
-}
-
-function decodeAnswer(body: unknown): { images: Buffer[]; usage?: Usage } {
-  const parsed = body as RawImagesResponse;
-  const data = Array.isArray(parsed?.data) ? parsed.data : undefined;
-  if (!data || data.length === 0 || data.some((d) => typeof d?.b64_json !== 'string')) {
-    throw new ImageApiError('', { kind: 'malformed', message: 'no base64 images in the answer' }, 0);
-  }
-  const images = data.map((d) => Buffer.from(d.b64_json!, 'base64'));
-  return parsed.usage ? { images, usage: parsed.usage } : { images };
 }
 
 export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPolicy, 'baseDelayMs'>): ImageApi {
   let client: OpenAI | undefined;
   const getClient = async (): Promise<OpenAI> => {
     if (!client) {
-      const { default: OpenAIClient } = await import('openai');
+      const [{ default: OpenAIClient }, { nodeFetch }] = await Promise.all([import('openai'), import('./http.js')]);
       client = new OpenAIClient({
+        fetch: nodeFetch, // answers reach the reader without fetch's two copies per chunk
         apiKey: environment.apiKey,
         baseURL: environment.baseURL ?? null,
         organization: environment.organization ?? null,
@@ -164,7 +161,8 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
     return client;
   };
 
-  async function once(request: ImageApiRequest, signal: AbortSignal | undefined): Promise<{ images: Buffer[]; usage?: Usage }> {
+  async function once(request: ImageApiRequest, options: CallOptions): Promise<Omit<ImageApiAnswer, 'attempts' | 'durationMs'>> {
+    const signal = options.signal;
     const openai = await getClient();
     const requestOptions = { signal: signal ?? null, maxRetries: 0 } as const;
     let response: Response;
@@ -186,14 +184,8 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
         .edit(body as unknown as OpenAI.Images.ImageEditParamsNonStreaming, requestOptions)
         .asResponse();
     }
-    let parsed: unknown;
-    try {
-      parsed = await response.json();
-    } catch (error) {
-      if (signal?.aborted) throw error;
-      throw new ImageApiError('', { kind: 'malformed', message: 'the body is not valid JSON' }, 0);
-    }
-    return decodeAnswer(parsed);
+    // Streamed, never parsed whole: a 3824x2160 PNG answer is ~16 MB of base64.
+    return receiveImages(response.body, options.destination, signal, options.onReceived);
   }
 
   return {
@@ -202,9 +194,10 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
       const model = String(request.params.model ?? '');
       for (let attempt = 1; ; attempt++) {
         try {
-          const answer = await once(request, options.signal);
+          const answer = await once(request, options);
           return { ...answer, attempts: attempt, durationMs: Date.now() - started };
         } catch (error) {
+          if (error instanceof LocalWriteError) throw error; // a local disk problem: no point asking the API again
           const classified = await classify(error);
           if (options.signal?.aborted) classified.failure = { kind: 'cancelled' };
           const cancelled = classified.failure.kind === 'cancelled';

@@ -162,19 +162,31 @@ export class Workspace {
   }
 
   /**
-   * Writes `bytes` at `target` atomically: a temp file in the same folder, then a hard link to
-   * the final name, which fails rather than replace an existing file; the next free versioned
-   * name (`-v2`, `-v3` …) is taken instead. With `force`, a rename replaces the file.
-   * Concurrent writers never clobber each other, and a failure leaves no partial file.
+   * A fresh temp file name in `target`'s folder (created if missing, and confined), for a writer
+   * that streams into it before placeFile links it into place. Created exclusively by the writer.
    */
-  async saveFile(target: string, bytes: Uint8Array, options: SaveOptions = {}): Promise<SavedFile> {
+  async tempFileFor(target: string): Promise<string> {
     const dir = path.dirname(target);
+    const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    const real = await fs.realpath(dir).catch(() => undefined);
+    if (real !== undefined) {
+      this.contain(real, target, 'out'); // the usual case: the folder exists, one check
+      return temp;
+    }
     this.contain(await realpathOfNearest(dir), target, 'out');
     await fs.mkdir(dir, { recursive: true });
     // Re-check after creating folders: a symlink could have been swapped in meanwhile.
     this.contain(await fs.realpath(dir), target, 'out');
-    const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
-    await fs.writeFile(temp, bytes, { flag: 'wx' });
+    return temp;
+  }
+
+  /**
+   * Puts an already-written temp file (from tempFileFor) at `target`: a hard link to the final
+   * name, which fails rather than replace an existing file, so the next free versioned name
+   * (`-v2`, `-v3` …) is taken instead; with `force`, a rename replaces the file. The temp file is
+   * gone afterwards, whatever happens. Concurrent writers never clobber each other.
+   */
+  async placeFile(temp: string, target: string, options: SaveOptions = {}): Promise<SavedFile> {
     try {
       if (options.force) {
         await fs.rename(temp, target);
@@ -184,15 +196,33 @@ export class Workspace {
         const candidate = versionedPath(target, version);
         try {
           await fs.link(temp, candidate);
-          return version === 1 ? { path: candidate } : { path: candidate, versionedFrom: target };
         } catch (error) {
           if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+          continue;
         }
+        await fs.unlink(temp);
+        return version === 1 ? { path: candidate } : { path: candidate, versionedFrom: target };
       }
       throw new WorkspaceError(`Too many versions of ${target} exist; choose another out name.`);
-    } finally {
+    } catch (error) {
       await fs.rm(temp, { force: true });
+      throw error;
     }
+  }
+
+  /**
+   * Writes `bytes` (one buffer, or pieces written in order) at `target` atomically (a temp file,
+   * then placeFile's rules); no partial file on failure.
+   */
+  async saveFile(target: string, bytes: Uint8Array | readonly Uint8Array[], options: SaveOptions = {}): Promise<SavedFile> {
+    const temp = await this.tempFileFor(target);
+    try {
+      await fs.writeFile(temp, bytes, { flag: 'wx' });
+    } catch (error) {
+      await fs.rm(temp, { force: true });
+      throw error;
+    }
+    return this.placeFile(temp, target, options);
   }
 
   async exists(target: string): Promise<boolean> {

@@ -2,6 +2,7 @@
  * The path every single-request tool takes once its request is resolved and its files planned:
  * dry run or API call, atomic saves, header checks, downscaled copies, and the result.
  */
+import { promises as fs } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { checkSpendingCap, costFromUsage, estimateCost, formatUsd, projectSpend, roundUsd, spendingCap, type Estimate } from '../core/cost.js';
@@ -11,9 +12,10 @@ import { apiParameters, type ResolvedRequest } from '../core/request.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
 import { appendHistory, type HistoryEntry } from '../io/history.js';
 import { downscale, inspectImage } from '../io/images.js';
-import { ImageApiError, type Endpoint, type ImageApiAnswer, type UploadFile } from '../io/openai.js';
+import { ImageApiError, type Endpoint, type ImageApi, type UploadFile, type Usage } from '../io/openai.js';
+import { LocalWriteError } from '../io/receive.js';
 import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
-import type { Workspace } from '../io/workspace.js';
+import type { SavedFile, Workspace } from '../io/workspace.js';
 import { cleanUsage, errorResult, formatBytes, type DryRunPayload, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
 import type { ToolContext } from './context.js';
 import {
@@ -67,7 +69,7 @@ export interface ImageRun {
   maxCostUsd?: number | undefined;
 }
 
-const ENDPOINT_PATHS: Record<Endpoint, string> = {
+export const ENDPOINT_PATHS: Record<Endpoint, string> = {
   generations: '/v1/images/generations',
   edits: '/v1/images/edits',
 };
@@ -118,7 +120,7 @@ export function startHeartbeat(ctx: ToolContext, what: string): () => void {
   return () => clearInterval(timer);
 }
 
-function plannedFacts(run: ImageRun, workspace: Workspace): ImageFactsOut[] {
+export function plannedFacts(run: ImageRun, workspace: Workspace): ImageFactsOut[] {
   const size = run.request.options.size;
   const [w, h] = size === 'auto' ? [] : size.split('x').map(Number);
   return run.targets.map((target) => {
@@ -176,62 +178,37 @@ function dryRunResult(run: ImageRun, workspace: Workspace, ctx: ToolContext): Ca
   return out.build(structured);
 }
 
-interface SavedImage {
+export interface SavedImage {
   facts: ImageFactsOut;
   /** Absolute paths of the image and its downscaled copy, for resource links. */
   files: string[];
 }
 
-async function saveAll(run: ImageRun, answer: ImageApiAnswer, workspace: Workspace): Promise<SavedImage[]> {
-  const saved: SavedImage[] = [];
-  const count = Math.min(answer.images.length, run.targets.length);
-  if (answer.images.length !== run.targets.length) {
-    run.warnings.push(`The API returned ${answer.images.length} image(s) for ${run.targets.length} requested.`);
-  }
-  const options = run.request.options;
-  for (let i = 0; i < count; i++) {
-    const apiBytes = answer.images[i]!;
-    // Checked before saving: a body that is not an image must not land on disk.
-    const facts = await inspectImage(apiBytes).catch(() => {
-      throw new ImageApiError('The Images API returned data that is not an image; nothing was saved. Try again.', { kind: 'malformed' }, answer.attempts);
-    });
-    // chroma_key: the key colour becomes alpha; when almost nothing matched, the original is kept.
-    const cutout = await keyOutApiImage(apiBytes, options);
-    const bytes = cutout?.bytes ?? apiBytes;
-    const file = await workspace.saveFile(run.targets[i]!, bytes, { force: run.force });
-    const entry: ImageFactsOut = {
-      path: workspace.relative(file.path),
-      width: facts.width,
-      height: facts.height,
-      format: facts.format,
-      bytes: bytes.length,
-    };
-    if (file.versionedFrom) {
-      entry.versioned_from = workspace.relative(file.versionedFrom);
-      run.warnings.push(`${entry.versioned_from} already existed, so ${entry.path} was written instead (set force to overwrite).`);
-    }
-    const files = [file.path];
-    if (run.downscaleMaxDim) {
-      const small = await downscale(bytes, run.downscaleMaxDim, run.request.options.outputFormat);
-      const web = await workspace.saveFile(downscaledPath(file.path, run.downscaleSuffix ?? DEFAULT_DOWNSCALE_SUFFIX), small, {
-        force: run.force,
-      });
-      entry.web_path = workspace.relative(web.path);
-      files.push(web.path);
-    }
-    if (options.transparency) {
-      const finished = await finishTransparentImage({ path: file.path, apiBytes, cutout }, options, workspace, run.force);
-      entry.alpha = finished.alpha;
-      files.push(...finished.files);
-      if (finished.problem) run.warnings.push(finished.problem);
-    }
-    saved.push({ facts: entry, files });
-  }
-  return saved;
+export interface ImageRunOutcome {
+  saved: SavedImage[];
+  attempts: number;
+  durationMs: number;
+  usage?: Usage;
 }
 
-function callApi(run: ImageRun, ctx: ToolContext): Promise<ImageApiAnswer> {
-  return ctx.api.call(
+export interface PerformOptions {
+  signal: AbortSignal;
+  /** Told once the answer's body is in (before its images are checked and placed): the request is over. */
+  onAnswered?: () => void;
+  onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
+}
+
+const NOT_AN_IMAGE = 'The Images API returned data that is not an image; nothing was saved. Try again.';
+
+/**
+ * One API call and its saved images, for every tool and every batch job: each image is streamed
+ * into a temp file beside its target, every one is checked from its header before any is placed,
+ * then each is linked into place (no overwrite without force) and its downscaled copy made.
+ * Failures throw (ImageApiError for the API's, LocalWriteError for the disk's) and leave no temp
+ * file and no partial file behind.
+ */
+export async function performImageRun(run: ImageRun, api: ImageApi, workspace: Workspace, options: PerformOptions): Promise<ImageRunOutcome> {
+  const answer = await api.call(
     {
       endpoint: run.endpoint,
       prompt: run.request.prompt,
@@ -240,12 +217,80 @@ function callApi(run: ImageRun, ctx: ToolContext): Promise<ImageApiAnswer> {
       ...(run.mask ? { mask: run.mask } : {}),
     },
     {
-      signal: ctx.signal,
+      signal: options.signal,
       maxAttempts: run.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-      onRetry: ({ attempt, delayMs, reason }) =>
-        ctx.log('warning', `${run.endpoint} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
+      destination: async (index) => {
+        const target = run.targets[index];
+        return target === undefined ? undefined : workspace.tempFileFor(target);
+      },
+      ...(options.onRetry ? { onRetry: options.onRetry } : {}),
+      ...(options.onAnswered ? { onReceived: options.onAnswered } : {}),
     },
   );
+  const placed = new Set<string>();
+  try {
+    if (answer.count !== run.targets.length) {
+      run.warnings.push(`The API returned ${answer.count} image(s) for ${run.targets.length} requested.`);
+    }
+    // Checked before placing: a body that is not an image must not land on disk.
+    const facts = [];
+    for (const image of answer.images) {
+      facts.push(
+        await inspectImage(image.file).catch(() => {
+          throw new ImageApiError(NOT_AN_IMAGE, { kind: 'malformed' }, answer.attempts);
+        }),
+      );
+    }
+    const saved: SavedImage[] = [];
+    const resolved = run.request.options;
+    for (const [i, image] of answer.images.entries()) {
+      const target = run.targets[image.index]!;
+      // chroma_key: the key colour becomes alpha; when almost nothing matched, the original is kept.
+      const apiBytes = resolved.keyColor ? await fs.readFile(image.file) : undefined;
+      const cutout = apiBytes ? await keyOutApiImage(apiBytes, resolved) : undefined;
+      const keyedBytes = cutout?.keyed ? cutout.bytes : undefined;
+      let file: SavedFile;
+      if (keyedBytes) {
+        file = await workspace.saveFile(target, keyedBytes, { force: run.force }); // the API's temp file is removed below
+      } else {
+        placed.add(image.file); // placeFile consumes the temp file, whatever happens
+        file = await workspace.placeFile(image.file, target, { force: run.force });
+      }
+      const entry: ImageFactsOut = {
+        path: workspace.relative(file.path),
+        width: facts[i]!.width,
+        height: facts[i]!.height,
+        format: facts[i]!.format,
+        bytes: keyedBytes ? keyedBytes.length : image.bytes,
+      };
+      if (file.versionedFrom) {
+        entry.versioned_from = workspace.relative(file.versionedFrom);
+        run.warnings.push(`${entry.versioned_from} already existed, so ${entry.path} was written instead (set force to overwrite).`);
+      }
+      const files = [file.path];
+      if (run.downscaleMaxDim) {
+        const small = await downscale(file.path, run.downscaleMaxDim, run.request.options.outputFormat);
+        const web = await workspace.saveFile(downscaledPath(file.path, run.downscaleSuffix ?? DEFAULT_DOWNSCALE_SUFFIX), small, {
+          force: run.force,
+        });
+        entry.web_path = workspace.relative(web.path);
+        files.push(web.path);
+      }
+      if (resolved.transparency) {
+        const finished = await finishTransparentImage({ path: file.path, apiBytes, cutout }, resolved, workspace, run.force);
+        entry.alpha = finished.alpha;
+        files.push(...finished.files);
+        if (finished.problem) run.warnings.push(finished.problem);
+      }
+      saved.push({ facts: entry, files });
+    }
+    const outcome: ImageRunOutcome = { saved, attempts: answer.attempts, durationMs: answer.durationMs };
+    if (answer.usage) outcome.usage = answer.usage;
+    return outcome;
+  } finally {
+    // After a failure: the temp files not yet placed.
+    await Promise.all(answer.images.filter((image) => !placed.has(image.file)).map((image) => fs.rm(image.file, { force: true })));
+  }
 }
 
 export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<CallToolResult> {
@@ -260,11 +305,17 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
   if (refusal) return errorResult(refusal);
   let options = run.request.options;
   const stopHeartbeat = startHeartbeat(ctx, options.model);
-  let answer: ImageApiAnswer;
+  const perform = (current: ImageRun) =>
+    performImageRun(current, ctx.api, workspace, {
+      signal: ctx.signal,
+      onRetry: ({ attempt, delayMs, reason }) =>
+        ctx.log('warning', `${current.endpoint} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
+    });
+  let answer: ImageRunOutcome;
   let fellBack = false;
   try {
     try {
-      answer = await callApi(run, ctx);
+      answer = await perform(run);
     } catch (error) {
       const fallback = run.request.fallback;
       if (!(error instanceof ImageApiError) || !fallback || !isModelNotFound(error.failure)) throw error;
@@ -278,7 +329,7 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
         return errorResult(`${TRANSPARENT_TARGET} is not available to this key (404, model not found), so the request would be redone with transparency "chroma_key" on ${options.model}, but: ${fallbackRefusal}`);
       }
       fellBack = true;
-      answer = await callApi(run, ctx);
+      answer = await perform(run);
     }
   } catch (error) {
     if (error instanceof ImageApiError) {
@@ -286,6 +337,7 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
       const why = fellBack ? fallbackFailurePrefix(options) : '';
       return errorResult(why + error.message + nativeRefusalHint(options, error.failure));
     }
+    if (error instanceof LocalWriteError) return errorResult(`${error.message}. Check the disk and the output folder's permissions, then try again.`);
     throw error;
   } finally {
     stopHeartbeat();
@@ -297,13 +349,7 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
       (cost.usd !== undefined ? ` cost_usd=${cost.usd}` : ''),
   );
 
-  let saved: SavedImage[];
-  try {
-    saved = await saveAll(run, answer, workspace);
-  } catch (error) {
-    if (error instanceof ImageApiError) return errorResult(error.message);
-    throw error;
-  }
+  const { saved } = answer;
 
   const images = saved.map((s) => s.facts);
   const structured: ImageResult = { ...baseResult(run, false), images, attempts: answer.attempts };
@@ -365,7 +411,7 @@ function messageOf(error: unknown): string {
 /** One history line per saved image; each line carries its share of the call's cost. */
 async function recordHistory(
   run: ImageRun,
-  answer: ImageApiAnswer,
+  answer: ImageRunOutcome,
   saved: readonly SavedImage[],
   costUsd: number | undefined,
   workspace: Workspace,

@@ -37,7 +37,7 @@ export interface FinishedAlpha {
 
 /** After saving: keeps the API's original beside a keyed image, then checks the saved file's alpha. */
 export async function finishTransparentImage(
-  saved: { path: string; apiBytes: Buffer; cutout?: Cutout | undefined },
+  saved: { path: string; apiBytes?: Buffer | undefined; cutout?: Cutout | undefined },
   options: ResolvedOptions,
   workspace: Workspace,
   force: boolean,
@@ -48,7 +48,7 @@ export async function finishTransparentImage(
   const { cutout } = saved;
   if (cutout) {
     Object.assign(alpha, { key_color: cutout.keyColor, keyed: cutout.keyed, partial_share: cutout.partialShare });
-    if (cutout.keyed) {
+    if (cutout.keyed && saved.apiBytes) {
       // The cutout is re-encoded; the API's bytes (and their provenance metadata) stay beside it.
       const source = await workspace.saveFile(keyedSourcePath(saved.path), saved.apiBytes, { force });
       alpha.source_path = workspace.relative(source.path);

@@ -1,0 +1,135 @@
+/**
+ * generate_batch against the fake API (run in this process; the server is the built one, spawned
+ * over stdio as a client would):
+ * - throughput: 500 jobs at concurrency 25 with 200 ms latency per answer, small flat images so
+ *   encoding is not measured; wall time / (ceil(500/25) x 200 ms), target <= 1.05;
+ * - memory: the server's peak RSS (VmHWM) for 100 and 500 jobs of 3824x2160 high-entropy PNGs
+ *   (~12 MB each, ~16 MB of base64 per answer, served from cache), at concurrency 5 and 25;
+ *   must: <= 10% growth from 100 to 500 jobs; target: <= 200 MB at concurrency 25.
+ * The machine's other load and the garbage collector's timing move single runs by ~5%, so each
+ * figure is the median of RUNS runs (all printed).
+ */
+import { readFileSync } from 'node:fs';
+import { Client } from '@modelcontextprotocol/sdk/client/index.js';
+import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { startFakeImagesApi, type FakeImagesApi } from '../test/fake-images-api.js';
+import { SERVER_ENTRY, tempWorkspace } from '../test/helpers.js';
+import { median } from './stats.js';
+
+const LATENCY_MS = 200;
+const RUNS = Number(process.env.BENCH_RUNS ?? 3);
+const list = (values: number[], digits: number) => values.map((v) => v.toFixed(digits)).join(', ');
+
+interface Server {
+  pid: number;
+  call(args: Record<string, unknown>): Promise<CallToolResult>;
+  close(): Promise<void>;
+}
+
+async function startServer(fake: FakeImagesApi, cwd: string): Promise<Server> {
+  const transport = new StdioClientTransport({
+    command: process.execPath,
+    args: [SERVER_ENTRY],
+    cwd,
+    env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url },
+    stderr: 'ignore',
+  });
+  const client = new Client({ name: 'bench', version: '1.0.0' });
+  await client.connect(transport);
+  return {
+    pid: transport.pid!,
+    async call(args) {
+      const result = (await client.callTool({ name: 'generate_batch', arguments: args }, CallToolResultSchema, {
+        timeout: 600_000,
+      })) as CallToolResult;
+      const summary = (result.structuredContent as { summary?: { done: number; jobs: number } } | undefined)?.summary;
+      if (result.isError || !summary || summary.done !== summary.jobs) {
+        throw new Error(`the batch did not finish: ${JSON.stringify(result.content[0]).slice(0, 500)}`);
+      }
+      return result;
+    },
+    close: () => client.close(),
+  };
+}
+
+/** Peak resident set of a live process, in MB (Linux). */
+function peakRssMb(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error('no VmHWM in /proc (Linux only)');
+  return Number(match[1]) / 1024;
+}
+
+const jobs = (count: number, tag: string) => Array.from({ length: count }, (_, i) => `${tag} asset ${i + 1}`);
+
+async function throughput(): Promise<void> {
+  const fake = await startFakeImagesApi({ latencyMs: LATENCY_MS });
+  const ws = await tempWorkspace('imagegen-bench-batch-');
+  const server = await startServer(fake, ws.dir);
+  try {
+    await server.call({ out_dir: 'warm', size: '1024x1024', jobs: jobs(25, 'warm'), concurrency: 25 });
+    const count = 500;
+    const concurrency = 25;
+    const walls: number[] = [];
+    for (let run = 0; run < RUNS; run++) {
+      const started = performance.now();
+      await server.call({ out_dir: `run-${run}`, size: '1024x1024', jobs: jobs(count, 'run'), concurrency });
+      walls.push((performance.now() - started) / 1000);
+    }
+    const floor = (Math.ceil(count / concurrency) * LATENCY_MS) / 1000;
+    const ratio = median(walls) / floor;
+    console.log(
+      `throughput: ${count} jobs, concurrency ${concurrency}, ${LATENCY_MS} ms per answer: ${median(walls).toFixed(2)} s wall (median of ${list(walls, 2)}) vs ${floor.toFixed(2)} s floor; ratio ${ratio.toFixed(3)}: ${
+        ratio <= 1.05 ? 'meets' : 'MISSES'
+      } the target (<= 1.05)`,
+    );
+  } finally {
+    await server.close();
+    await fake.close();
+    await ws.cleanup();
+  }
+}
+
+async function peakRss(fake: FakeImagesApi, count: number, concurrency: number): Promise<number> {
+  const ws = await tempWorkspace('imagegen-bench-rss-');
+  const server = await startServer(fake, ws.dir);
+  try {
+    await server.call({ out_dir: 'big', size: '3824x2160', jobs: jobs(count, 'big'), concurrency });
+    return peakRssMb(server.pid);
+  } finally {
+    await server.close();
+    await ws.cleanup();
+  }
+}
+
+async function memory(): Promise<void> {
+  const fake = await startFakeImagesApi({ imageStyle: 'noise', latencyMs: LATENCY_MS });
+  try {
+    // The fake encodes each image once; do it before any server is measured.
+    const ws = await tempWorkspace('imagegen-bench-warm-');
+    const warm = await startServer(fake, ws.dir);
+    await warm.call({ out_dir: 'warm', size: '3824x2160', jobs: ['warm'] });
+    await warm.close();
+    await ws.cleanup();
+    for (const concurrency of [5, 25]) {
+      const small: number[] = [];
+      const large: number[] = [];
+      for (let run = 0; run < RUNS; run++) {
+        small.push(await peakRss(fake, 100, concurrency));
+        large.push(await peakRss(fake, 500, concurrency));
+      }
+      const growth = (median(large) / median(small) - 1) * 100;
+      const target = concurrency === 25 ? `; target <= 200 MB: ${median(large) <= 200 && median(small) <= 200 ? 'meets' : 'MISSES'}` : '';
+      console.log(
+        `server peak RSS, 3824x2160 PNG (~12 MB), concurrency ${concurrency}: 100 jobs ${median(small).toFixed(0)} MB (${list(small, 0)}), 500 jobs ${median(large).toFixed(0)} MB (${list(large, 0)}); ${
+          growth >= 0 ? '+' : ''
+        }${growth.toFixed(1)}%: ${growth <= 10 ? 'meets' : 'MISSES'} the must (<= 10% growth)${target}`,
+      );
+    }
+  } finally {
+    await fake.close();
+  }
+}
+
+await throughput();
+await memory();

@@ -1,0 +1,365 @@
+/**
+ * Batch rules: jobs from JSONL lines or inline values, each merged with the batch-level defaults,
+ * resolved by the same normaliser as `generate`, and given its files inside out_dir; every problem
+ * of every job is collected (by job number and line) before anything is spent. Also the summary,
+ * the usage total and the progress values of a running batch. Pure: no file system here.
+ */
+import path from 'node:path';
+import { batchJobFiles, downscaledPath, planOutputPaths } from './paths.js';
+import type { Problem } from './problems.js';
+import { AUGMENTATION_FIELDS } from './prompt.js';
+import { resolveRequest, type RawRequest, type ResolvedRequest } from './request.js';
+
+export const MAX_BATCH_JOBS = 500;
+export const MANIFEST_NAME = 'manifest.json';
+
+/** Image options a job may override (SPEC §6), as the CLI's JSONL files spell them. */
+export const JOB_OPTION_KEYS = ['model', 'n', 'size', 'quality', 'background', 'output_format', 'output_compression', 'moderation'] as const;
+/** Augmentation fields a generation job may carry, flat or under `fields`. */
+export const JOB_FIELD_KEYS = AUGMENTATION_FIELDS.filter((f) => f !== 'input_images');
+const INTEGER_KEYS = new Set(['n', 'output_compression']);
+const JOB_KEYS = new Set<string>(['prompt', 'out', 'fields', ...JOB_OPTION_KEYS, ...JOB_FIELD_KEYS]);
+
+const BATCH_LEVEL = ['augment', 'out_dir', 'force', 'resume', 'concurrency', 'fail_fast', 'dry_run', 'max_attempts', 'downscale_max_dim', 'downscale_suffix'];
+const EDIT_ONLY = ['images', 'image', 'mask', 'input_fidelity', 'input_images'];
+
+/** One job as given: a line of the JSONL file or an element of `jobs`, not yet checked. */
+export interface JobSource {
+  /** 1-based position in the batch. */
+  number: number;
+  /** 1-based line in the JSONL file. */
+  line?: number;
+  value: unknown;
+}
+
+/** Batch-level values: the defaults of every job. */
+export type BatchDefaults = Omit<RawRequest, 'prompt'>;
+
+export interface PlannedJob {
+  number: number;
+  line?: number;
+  /** A short name for people: the job's out, or the start of its prompt. */
+  label: string;
+  request: ResolvedRequest;
+  warnings: string[];
+  /** The job's image files, relative to the workspace (out_dir joined), in image order. */
+  files: string[];
+  /** The downscaled copies, in the same order, when the batch asks for them. */
+  webFiles: string[];
+}
+
+export interface PlanInput {
+  jobs: readonly JobSource[];
+  defaults: BatchDefaults;
+  /** out_dir as given (relative to the workspace, or absolute inside it). */
+  outDir: string;
+  now: Date;
+  /** Suffix of downscaled copies, when the batch makes them. */
+  downscaleSuffix?: string | undefined;
+  /** Compare file names case-insensitively (macOS, Windows). */
+  caseInsensitive: boolean;
+}
+
+export type BatchPlan = { ok: true; jobs: PlannedJob[] } | { ok: false; problems: Problem[] };
+
+/** How a job is named in messages: `job 3 (line 5)` for a file, `job 3` inline. */
+export function jobName(job: { number: number; line?: number | undefined }): string {
+  return job.line === undefined ? `job ${job.number}` : `job ${job.number} (line ${job.line})`;
+}
+
+const JOB_FORMAT = 'Each line is one job: a JSON object with "prompt" (and optional overrides), or a prompt as plain text.';
+
+/**
+ * The jobs of a JSONL file: one per line, a JSON object or a prompt (plain, or a JSON string);
+ * blank lines and lines starting with # are skipped. Every bad line is reported with its number.
+ */
+export function parseJobLines(text: string): { jobs: JobSource[]; problems: Problem[] } {
+  const jobs: JobSource[] = [];
+  const problems: Problem[] = [];
+  const lines = text.replace(/^\uFEFF/, '').split('\n');
+  for (const [i, raw] of lines.entries()) {
+    const line = i + 1;
+    const trimmed = raw.trim();
+    if (trimmed === '' || trimmed.startsWith('#')) continue;
+    const first = trimmed[0];
+    if (first === '{' || first === '"' || first === '[') {
+      let value: unknown;
+      try {
+        value = JSON.parse(trimmed);
+      } catch (error) {
+        const why = error instanceof Error ? error.message : String(error);
+        problems.push({ field: 'input', message: `line ${line}: not valid JSON (${why}). ${JOB_FORMAT}` });
+        continue;
+      }
+      if (Array.isArray(value)) {
+        problems.push({ field: 'input', message: `line ${line}: a JSON array is not a job. ${JOB_FORMAT}` });
+        continue;
+      }
+      jobs.push({ number: jobs.length + 1, line, value });
+    } else {
+      jobs.push({ number: jobs.length + 1, line, value: trimmed });
+    }
+  }
+  return { jobs, problems };
+}
+
+export function inlineJobs(values: readonly unknown[]): JobSource[] {
+  return values.map((value, i) => ({ number: i + 1, value }));
+}
+
+function hintFor(key: string): string {
+  if (key === 'prompt_file') return 'prompt_file is not read per job: put the prompt itself in the job.';
+  if (BATCH_LEVEL.includes(key)) return `"${key}" is a batch-level argument: give it once in the generate_batch call, not per job.`;
+  if (EDIT_ONLY.includes(key)) return `"${key}" belongs to the edit tool; batch jobs generate new images.`;
+  return `"${key}" is not a job key. A job takes: prompt, out, ${[...JOB_OPTION_KEYS, ...JOB_FIELD_KEYS].join(', ')}, and fields (an object of the augmentation fields).`;
+}
+
+function describeType(value: unknown): string {
+  if (Array.isArray(value)) return 'an array';
+  if (value === null) return 'null';
+  return typeof value === 'string' ? `"${value}"` : typeof value === 'object' ? 'an object' : String(value);
+}
+
+/** The job's own values, type-checked: null counts as not given, as in the CLI's files. */
+function readJob(value: unknown, problems: string[]): { raw: RawRequest; out?: string } | undefined {
+  if (typeof value === 'string') return { raw: { prompt: value } };
+  if (!value || typeof value !== 'object' || Array.isArray(value)) {
+    problems.push(`a job is a prompt string or an object with "prompt", not ${describeType(value)}.`);
+    return undefined;
+  }
+  const job = value as Record<string, unknown>;
+  const raw: Record<string, unknown> = {};
+  let out: string | undefined;
+  const take = (key: string, v: unknown, where: string) => {
+    if (v === null || v === undefined) return;
+    if (INTEGER_KEYS.has(key)) {
+      if (typeof v !== 'number' || !Number.isInteger(v)) {
+        problems.push(`${where}${key} must be a whole number, not ${describeType(v)}.`);
+        return;
+      }
+    } else if (typeof v !== 'string') {
+      problems.push(`${where}${key} must be a string, not ${describeType(v)}.`);
+      return;
+    }
+    if (key === 'out') out = v as string;
+    else raw[key] = v;
+  };
+  for (const [key, v] of Object.entries(job)) {
+    if (!JOB_KEYS.has(key)) {
+      problems.push(hintFor(key));
+    } else if (key !== 'fields') {
+      take(key, v, '');
+    }
+  }
+  const fields = job.fields;
+  if (fields !== undefined && fields !== null) {
+    if (typeof fields !== 'object' || Array.isArray(fields)) {
+      problems.push(`fields must be an object of augmentation fields (e.g. {"style": "flat vector"}), not ${describeType(fields)}.`);
+    } else {
+      for (const [key, v] of Object.entries(fields as Record<string, unknown>)) {
+        if (!(JOB_FIELD_KEYS as readonly string[]).includes(key)) {
+          problems.push(`fields.${key} is not an augmentation field. Fields are: ${JOB_FIELD_KEYS.join(', ')}.`);
+          continue;
+        }
+        const flat = job[key];
+        if (flat !== undefined && flat !== null && v !== null && v !== undefined && flat !== v) {
+          problems.push(`${key} is given both flat and under fields, with different values: keep one.`);
+          continue;
+        }
+        take(key, v, 'fields.');
+      }
+    }
+  }
+  if (job.prompt === undefined || job.prompt === null) problems.push('prompt is missing: each job needs the prompt of its image.');
+  return out === undefined ? { raw: raw as RawRequest } : { raw: raw as RawRequest, out };
+}
+
+/** Job values over batch defaults: a job's value wins where it gives one. */
+function merge(defaults: BatchDefaults, job: RawRequest): RawRequest {
+  const merged: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(defaults)) if (value !== undefined) merged[key] = value;
+  for (const [key, value] of Object.entries(job)) if (value !== undefined) merged[key] = value;
+  return merged as RawRequest;
+}
+
+function shortLabel(out: string | undefined, prompt: string): string {
+  if (out !== undefined) return out;
+  const flat = prompt.replace(/\s+/g, ' ').trim();
+  return flat.length <= 50 ? flat : `${flat.slice(0, 49)}…`;
+}
+
+/** A job's out must stay inside out_dir: a file name, subfolders allowed. */
+function outInsideDir(out: string): boolean {
+  if (path.isAbsolute(out) || out.includes('\0')) return false;
+  const normal = path.normalize(out);
+  return normal !== '..' && !normal.startsWith(`..${path.sep}`) && !normal.startsWith('../');
+}
+
+/**
+ * Every job merged, resolved and given its files, or every problem of every job (a bad job, a
+ * file two jobs would write, too many jobs), each named by job number and line.
+ */
+export function planBatch(input: PlanInput): BatchPlan {
+  const problems: Problem[] = [];
+  if (input.jobs.length === 0) {
+    return { ok: false, problems: [{ field: 'jobs', message: 'The batch has no jobs: give jobs (a list of prompts or job objects) or input (a JSONL file).' }] };
+  }
+  if (input.jobs.length > MAX_BATCH_JOBS) {
+    problems.push({
+      field: 'jobs',
+      message: `The batch has ${input.jobs.length} jobs; at most ${MAX_BATCH_JOBS} run in one call. Split it into several batches (they can share out_dir).`,
+    });
+  }
+  const planned: PlannedJob[] = [];
+  const owners = new Map<string, string>();
+  const key = (file: string) => {
+    const normal = path.normalize(file);
+    return input.caseInsensitive ? normal.toLowerCase() : normal;
+  };
+  const manifest = path.join(input.outDir, MANIFEST_NAME);
+  owners.set(key(manifest), 'the batch manifest');
+
+  for (const source of input.jobs) {
+    const name = jobName(source);
+    const jobProblems: string[] = [];
+    const read = readJob(source.value, jobProblems);
+    if (!read || jobProblems.length > 0) {
+      for (const message of jobProblems) problems.push({ field: 'jobs', message: `${name}: ${message}` });
+      continue;
+    }
+    const resolved = resolveRequest(merge(input.defaults, read.raw), { tool: 'generate', now: input.now });
+    if (!resolved.ok) {
+      for (const p of resolved.problems) problems.push({ field: p.field, message: `${name}: ${p.message}` });
+      continue;
+    }
+    const { options } = resolved.value;
+    let names: string[];
+    const warnings = [...resolved.warnings];
+    if (read.out === undefined) {
+      names = batchJobFiles(source.number, resolved.value.userPrompt, options.outputFormat, options.n);
+    } else {
+      if (!outInsideDir(read.out)) {
+        problems.push({
+          field: 'out',
+          message: `${name}: out "${read.out}" must be a file name inside out_dir (subfolders allowed), e.g. "hero.png" or "icons/hero.png".`,
+        });
+        continue;
+      }
+      const plan = planOutputPaths({ out: read.out, n: options.n, format: options.outputFormat, defaultStem: 'image' });
+      if (!plan.ok) {
+        for (const p of plan.problems) problems.push({ field: 'out', message: `${name}: ${p.message}` });
+        continue;
+      }
+      names = plan.plan.files;
+      warnings.push(...plan.plan.warnings);
+    }
+    const files = names.map((n) => path.join(input.outDir, n));
+    const webFiles = input.downscaleSuffix === undefined ? [] : files.map((f) => downscaledPath(f, input.downscaleSuffix));
+    for (const file of [...files, ...webFiles]) {
+      const k = key(file);
+      const owner = owners.get(k);
+      if (owner !== undefined) {
+        problems.push({
+          field: 'out',
+          message: `${name} would write ${file}, which ${owner} writes too: give one of them another out.`,
+        });
+      } else {
+        owners.set(k, name);
+      }
+    }
+    const job: PlannedJob = {
+      number: source.number,
+      label: shortLabel(read.out, resolved.value.userPrompt),
+      request: resolved.value,
+      warnings,
+      files,
+      webFiles,
+    };
+    if (source.line !== undefined) job.line = source.line;
+    planned.push(job);
+  }
+  return problems.length > 0 ? { ok: false, problems } : { ok: true, jobs: planned };
+}
+
+export type JobStatus = 'done' | 'failed' | 'skipped' | 'cancelled';
+
+export interface BatchSummary {
+  jobs: number;
+  done: number;
+  failed: number;
+  skipped: number;
+  cancelled: number;
+}
+
+export function summarise(total: number, statuses: Iterable<JobStatus | undefined>): BatchSummary {
+  const summary: BatchSummary = { jobs: total, done: 0, failed: 0, skipped: 0, cancelled: 0 };
+  for (const status of statuses) if (status) summary[status]++;
+  return summary;
+}
+
+/** A batch that produced nothing (every job failed or was cancelled) is an error; some failures are not. */
+export function batchFailed(summary: BatchSummary): boolean {
+  return summary.jobs > 0 && summary.done + summary.skipped === 0;
+}
+
+export type UsageTotals = Record<string, number | Record<string, number>>;
+
+/** Adds an answer's token counts (numbers, one level of details) to a running total. */
+export function addUsage(total: UsageTotals, usage: Record<string, unknown> | undefined): UsageTotals {
+  if (!usage) return total;
+  for (const [key, value] of Object.entries(usage)) {
+    if (typeof value === 'number' && Number.isFinite(value)) {
+      const before = total[key];
+      total[key] = (typeof before === 'number' ? before : 0) + value;
+    } else if (value && typeof value === 'object' && !Array.isArray(value)) {
+      const before = total[key];
+      const sub: Record<string, number> = before && typeof before === 'object' ? before : {};
+      for (const [k, v] of Object.entries(value as Record<string, unknown>)) {
+        if (typeof v === 'number' && Number.isFinite(v)) sub[k] = (sub[k] ?? 0) + v;
+      }
+      total[key] = sub;
+    }
+  }
+  return total;
+}
+
+/** Heartbeats between two finished jobs add k/1000; past this they would reach the next job's value. */
+export const MAX_HEARTBEATS_PER_JOB = 999;
+
+/**
+ * Progress values of a running batch, strictly increasing: the number of finished jobs after
+ * each job, and `finished + k/1000` for the k-th heartbeat since the last one finished.
+ */
+export class BatchProgress {
+  private finished = 0;
+  private beats = 0;
+
+  constructor(readonly total: number) {}
+
+  get done(): number {
+    return this.finished;
+  }
+
+  /** After `count` more jobs finished (skipped ones included). */
+  jobsFinished(count = 1): number {
+    this.finished += count;
+    this.beats = 0;
+    return this.finished;
+  }
+
+  /** The next heartbeat value, or undefined when this gap has used all of its values. */
+  heartbeat(): number | undefined {
+    if (this.beats >= MAX_HEARTBEATS_PER_JOB) return undefined;
+    this.beats++;
+    return this.finished + this.beats / 1000;
+  }
+}
+
+/** The heartbeat's message: what is done and what is being waited for. */
+export function inFlightMessage(done: number, total: number, inFlight: readonly string[], shown = 3): string {
+  if (inFlight.length === 0) return `${done} of ${total} jobs finished`;
+  const names = inFlight.slice(0, shown).join(', ');
+  const more = inFlight.length > shown ? ` and ${inFlight.length - shown} more` : '';
+  return `${done} of ${total} jobs finished; waiting for ${names}${more}`;
+}
+

@@ -282,67 +282,67 @@ async function prepareJobs(
   };
   const exists = folderListings(workspace);
   const jobs: BatchJob[] = [];
-  // A few jobs at a time, not all 500 at once: their state dies young instead of all of it
-  // living through several collections (which grows the heap for the rest of the batch).
+  // A few jobs at a time, not all 500 at once: bounded file checks (header reads on resume) and
+  // little state alive at any moment.
   await inSlices(planned, PREPARE_AT_ONCE, async (plan, index) => {
-      const name = jobName(plan);
-      let targets: string[];
-      let webTargets: string[];
-      try {
-        targets = await Promise.all(plan.files.map(confine));
-        webTargets = await Promise.all(plan.webFiles.map(confine));
-      } catch (error) {
-        if (error instanceof WorkspaceError) {
-          problems.push({ field: 'out', message: `${name}: ${error.message}` });
-          return;
-        }
-        throw error;
+    const name = jobName(plan);
+    let targets: string[];
+    let webTargets: string[];
+    try {
+      targets = await Promise.all(plan.files.map(confine));
+      webTargets = await Promise.all(plan.webFiles.map(confine));
+    } catch (error) {
+      if (error instanceof WorkspaceError) {
+        problems.push({ field: 'out', message: `${name}: ${error.message}` });
+        return;
       }
-      const kept = new Map<number, ImageFactsOut>();
-      let toMake = targets.map((_, i) => i);
-      if (!force || resume) {
-        const states = await Promise.all(targets.map((t) => fileState(t, workspace, exists, resume)));
-        if (!resume) {
-          const webStates = await Promise.all(webTargets.map((t) => fileState(t, workspace, exists, false)));
-          const taken = [...targets.filter((_, i) => states[i]!.state !== 'missing'), ...webTargets.filter((_, i) => webStates[i]!.state !== 'missing')];
-          for (const file of taken) {
+      throw error;
+    }
+    const kept = new Map<number, ImageFactsOut>();
+    let toMake = targets.map((_, i) => i);
+    if (!force || resume) {
+      const states = await Promise.all(targets.map((t) => fileState(t, workspace, exists, resume)));
+      if (!resume) {
+        const webStates = await Promise.all(webTargets.map((t) => fileState(t, workspace, exists, false)));
+        const taken = [...targets.filter((_, i) => states[i]!.state !== 'missing'), ...webTargets.filter((_, i) => webStates[i]!.state !== 'missing')];
+        for (const file of taken) {
+          problems.push({
+            field: 'out',
+            message: `${name}: ${workspace.relative(file)} already exists. Set resume: true to skip finished jobs, force: true to replace the files, or choose another out_dir.`,
+          });
+        }
+      } else {
+        const unreadable = targets.filter((_, i) => states[i]!.state === 'other');
+        if (unreadable.length > 0 && !force) {
+          for (const file of unreadable) {
             problems.push({
               field: 'out',
-              message: `${name}: ${workspace.relative(file)} already exists. Set resume: true to skip finished jobs, force: true to replace the files, or choose another out_dir.`,
+              message: `${name}: ${workspace.relative(file)} exists but is not an image this server can read, so the job cannot be resumed. Remove it, or set force: true to replace it.`,
             });
           }
-        } else {
-          const unreadable = targets.filter((_, i) => states[i]!.state === 'other');
-          if (unreadable.length > 0 && !force) {
-            for (const file of unreadable) {
-              problems.push({
-                field: 'out',
-                message: `${name}: ${workspace.relative(file)} exists but is not an image this server can read, so the job cannot be resumed. Remove it, or set force: true to replace it.`,
-              });
-            }
-          } else if (unreadable.length === 0) {
-            states.forEach((s, i) => s.facts && kept.set(i, s.facts));
-            toMake = toMake.filter((i) => !kept.has(i));
-          }
+        } else if (unreadable.length === 0) {
+          states.forEach((s, i) => s.facts && kept.set(i, s.facts));
+          toMake = toMake.filter((i) => !kept.has(i));
         }
       }
-      const request =
-        toMake.length === targets.length || toMake.length === 0
-          ? plan.request
-          : { ...plan.request, options: { ...plan.request.options, n: toMake.length } };
-      const run: ImageRun = {
-        endpoint: 'generations',
-        request,
-        warnings: [...plan.warnings],
-        targets: toMake.map((i) => targets[i]!),
-        force,
-        downscaleMaxDim: args.downscale_max_dim,
-        downscaleSuffix: args.downscale_suffix,
-        maxAttempts: args.max_attempts,
-        dryRun: args.dry_run ?? false,
-      };
-      jobs[index] = { plan, targets, kept, skip: toMake.length === 0, run, images: [], links: [], attempts: 0 };
-    });
+    }
+    const request =
+      toMake.length === targets.length || toMake.length === 0
+        ? plan.request
+        : { ...plan.request, options: { ...plan.request.options, n: toMake.length } };
+    const run: ImageRun = {
+      endpoint: 'generations',
+      request,
+      warnings: [...plan.warnings],
+      targets: toMake.map((i) => targets[i]!),
+      force,
+      downscaleMaxDim: args.downscale_max_dim,
+      downscaleSuffix: args.downscale_suffix,
+      maxAttempts: args.max_attempts,
+      dryRun: args.dry_run ?? false,
+    };
+    jobs[index] = { plan, targets, kept, skip: toMake.length === 0, run, images: [], links: [], attempts: 0 };
+  });
   if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
   return { ok: true, value: { jobs, manifest } };
 }

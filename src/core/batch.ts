@@ -14,13 +14,24 @@ export const MAX_BATCH_JOBS = 500;
 export const MANIFEST_NAME = 'manifest.json';
 
 /** Image options a job may override (SPEC §6), as the CLI's JSONL files spell them. */
-export const JOB_OPTION_KEYS = ['model', 'n', 'size', 'quality', 'background', 'output_format', 'output_compression', 'moderation'] as const;
+export const JOB_OPTION_KEYS = [
+  'model',
+  'n',
+  'size',
+  'quality',
+  'background',
+  'output_format',
+  'output_compression',
+  'moderation',
+  'transparency',
+  'key_color',
+] as const;
 /** Augmentation fields a generation job may carry, flat or under `fields`. */
 export const JOB_FIELD_KEYS = AUGMENTATION_FIELDS.filter((f) => f !== 'input_images');
 const INTEGER_KEYS = new Set(['n', 'output_compression']);
 const JOB_KEYS = new Set<string>(['prompt', 'out', 'fields', ...JOB_OPTION_KEYS, ...JOB_FIELD_KEYS]);
 
-const BATCH_LEVEL = ['augment', 'out_dir', 'force', 'resume', 'concurrency', 'fail_fast', 'dry_run', 'max_attempts', 'downscale_max_dim', 'downscale_suffix'];
+const BATCH_LEVEL = ['augment', 'out_dir', 'force', 'resume', 'concurrency', 'fail_fast', 'dry_run', 'max_attempts', 'downscale_max_dim', 'downscale_suffix', 'preview', 'max_cost_usd'];
 const EDIT_ONLY = ['images', 'image', 'mask', 'input_fidelity', 'input_images'];
 
 /** One job as given: a line of the JSONL file or an element of `jobs`, not yet checked. */

@@ -35,11 +35,13 @@ import { DEFAULT_DOWNSCALE_SUFFIX, downscaledPath } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
 import { downscale, inspectImage } from '../io/images.js';
 import { ManifestWriter } from '../io/manifest.js';
+import { checkSpendingCap, costFromUsage, formatUsd, projectSpend, roundUsd, spendingCap } from '../core/cost.js';
+import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
 import { ImageApiError } from '../io/openai.js';
 import { WorkspaceError, type Workspace } from '../io/workspace.js';
-import { formatBytes, imageFactsSchema, imageResultShape, problemsResult, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
+import { errorResult, formatBytes, imageFactsSchema, imageResultShape, problemsResult, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
 import { defineTool, type ToolContext } from './context.js';
-import { dryRunPayload, ENDPOINT_PATHS, MIME_TYPES, performImageRun, plannedFacts, type ImageRun } from './image-run.js';
+import { dryRunPayload, ENDPOINT_PATHS, estimateRun, MIME_TYPES, performImageRun, plannedFacts, recordHistory, type ImageRun } from './image-run.js';
 import { augmentationShape, controlShape, imageOptionsShape, outputShape } from './schema.js';
 import { strictArguments } from './strict.js';
 
@@ -121,6 +123,8 @@ export const batchResultSchema = z.object({
   jobs: z.array(jobResultSchema),
   warnings: z.array(z.string()),
   usage: usageSchema.optional(),
+  cost_usd: z.number().optional().describe("The finished jobs' cost, from the API's usage"),
+  estimated_cost_usd: z.number().optional().describe('Dry runs: the whole batch, where every job has a published figure'),
 });
 
 interface JobResult {
@@ -156,6 +160,7 @@ interface BatchJob {
   error?: string;
   attempts: number;
   usage?: Record<string, unknown>;
+  costUsd?: number;
 }
 
 type Checked<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
@@ -442,8 +447,18 @@ function dryRunResult(jobs: BatchJob[], args: GenerateBatchArguments, workspace:
     }
   }
   out.line('Every payload is in structuredContent (jobs[].request).');
+  const estimates = jobs.filter((j) => !j.skip).map((j) => estimateRun(j.run));
+  const unpriced = estimates.filter((e) => e.usd === undefined).length;
+  const estimated = unpriced === 0 ? roundUsd(estimates.reduce((sum, e) => sum + (e.usd ?? 0), 0)) : undefined;
+  out.line(
+    estimated !== undefined
+      ? `Estimated cost: ${formatUsd(estimated)} (published output-token counts × price).`
+      : `No cost estimate: ${unpriced} of ${estimates.length} jobs have no published figure (e.g. gpt-image-2's flexible sizes); the real cost comes from usage after the calls.`,
+  );
   for (const w of warnings) out.line(`Warning: ${w}`);
-  return out.build({ dry_run: true, out_dir: args.out_dir, summary, jobs: results, warnings });
+  const structured: Record<string, unknown> = { dry_run: true, out_dir: args.out_dir, summary, jobs: results, warnings };
+  if (estimated !== undefined) structured.estimated_cost_usd = estimated;
+  return out.build(structured);
 }
 
 /** For resumed images: their downscaled copies, made locally when missing. */
@@ -587,6 +602,11 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
         });
         job.status = 'done';
         job.attempts = outcome.attempts;
+        const cost = costFromUsage(job.run.request.options.model, outcome.usage);
+        if (cost.usd !== undefined) job.costUsd = cost.usd;
+        await recordHistory(job.run, outcome, outcome.saved, cost.usd, workspace).catch((error: unknown) => {
+          job.run.warnings.push(`The images were saved, but their history lines could not be written: ${error instanceof Error ? error.message : String(error)}`);
+        });
         if (outcome.usage) job.usage = outcome.usage as Record<string, unknown>;
         usage = addUsage(usage, job.usage);
         for (const saved of outcome.saved) {
@@ -632,17 +652,17 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
   manifest.write();
   await manifest.flush();
   if (manifest.error) extraWarnings.push(`The manifest could not be written (${manifest.error.message}); the images are saved all the same.`);
-  return batchResult(jobs, args, workspace, manifestFile, usage, extraWarnings);
+  return await batchResult(jobs, args, workspace, manifestFile, usage, extraWarnings);
 }
 
-function batchResult(
+async function batchResult(
   jobs: BatchJob[],
   args: GenerateBatchArguments,
   workspace: Workspace,
   manifestFile: string,
   usage: UsageTotals,
   extraWarnings: string[],
-): CallToolResult {
+): Promise<CallToolResult> {
   const summary = summarise(jobs.length, jobs.map((j) => j.status));
   const results = jobs.map((job) => jobResult(job, job.status ?? 'cancelled'));
   const warnings = collectWarnings(jobs, extraWarnings);
@@ -667,7 +687,21 @@ function batchResult(
   if (typeof usage.total_tokens === 'number') {
     out.line(`Usage: ${usage.total_tokens.toLocaleString('en-US')} tokens (input ${Number(usage.input_tokens ?? 0).toLocaleString('en-US')}, output ${Number(usage.output_tokens ?? 0).toLocaleString('en-US')}).`);
   }
+  const costs = jobs.map((j) => j.costUsd).filter((c): c is number => c !== undefined);
+  const costUsd = costs.length > 0 ? roundUsd(costs.reduce((a, b) => a + b, 0)) : undefined;
+  if (costUsd !== undefined) out.line(`Cost: ${formatUsd(costUsd)} (from the API's usage${costs.length < summary.done ? `; ${summary.done - costs.length} job(s) had no price` : ''}).`);
+  // One numbered contact sheet of the images made by this call, never a full-size image.
+  const made = jobs.filter((j) => j.status === 'done').flatMap((j) => j.images.map((i) => path.resolve(workspace.root, i.path)));
+  const preview =
+    args.preview === false || made.length === 0
+      ? undefined
+      : await previewFiles(made).catch((error: unknown) => {
+          warnings.push(`No preview could be made (the saved files are fine): ${error instanceof Error ? error.message : String(error)}`);
+          return undefined;
+        });
+  if (preview) out.line(describePreview(preview));
   for (const w of warnings) out.line(`Warning: ${w}`);
+  if (preview) out.block(previewBlock(preview));
   for (const job of jobs) {
     for (const file of job.links) {
       const format = job.images[0]?.format ?? job.plan.request.options.outputFormat;
@@ -683,6 +717,7 @@ function batchResult(
     warnings,
   };
   if (hasUsage) structured.usage = usage;
+  if (costUsd !== undefined) structured.cost_usd = costUsd;
   const result = out.build(structured);
   if (failed) result.isError = true;
   return result;
@@ -735,6 +770,14 @@ export const generateBatchTool = defineTool({
         },
       ]);
     }
+    const overCap = batchSpendingRefusal(jobs, args, ctx);
+    if (overCap) return errorResult(overCap);
     return runBatch(jobs, manifest, args, ctx, workspace);
   },
 });
+
+/** The spending guard over every job that would run, before any is sent. */
+function batchSpendingRefusal(jobs: BatchJob[], args: GenerateBatchArguments, ctx: ToolContext): string | undefined {
+  const planned = jobs.filter((j) => !j.skip).map((j) => ({ estimate: estimateRun(j.run), images: j.run.request.options.n }));
+  return checkSpendingCap(projectSpend(planned), spendingCap(ctx.config.costCap ?? {}, args.max_cost_usd), 'This batch');
+}

@@ -409,7 +409,7 @@ function messageOf(error: unknown): string {
 }
 
 /** One history line per saved image; each line carries its share of the call's cost. */
-async function recordHistory(
+export async function recordHistory(
   run: ImageRun,
   answer: ImageRunOutcome,
   saved: readonly SavedImage[],

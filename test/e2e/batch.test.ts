@@ -486,3 +486,58 @@ describe('dry run', () => {
     }
   });
 });
+
+describe('what a batch shows, costs and records', () => {
+  it('returns one numbered contact sheet, the cost from usage, and a history line per image', async () => {
+    const result = await server.call('generate_batch', {
+      out_dir: 'shown',
+      model: 'gpt-image-1.5',
+      size: SIZE,
+      jobs: ['a red gem', 'a blue gem', { prompt: 'a green gem', n: 2 }],
+    });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const pictures = result.content.filter((b) => b.type === 'image') as Array<{ data: string }>;
+    expect(pictures).toHaveLength(1);
+    const sheet = Buffer.from(pictures[0]!.data, 'base64');
+    expect(sheet.length).toBeLessThanOrEqual(96 * 1024);
+    expect((await sharp(sheet).metadata()).width).toBeLessThanOrEqual(1024);
+    const out = result.structuredContent as { cost_usd?: number; jobs: BatchJobOut[] };
+    expect(out.cost_usd).toBeGreaterThan(0);
+    expect(textOf(result)).toMatch(/Cost: \$/);
+    const history = (await readFile(path.join(ws.dir, 'output/imagegen/history.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { path: string; tool: string });
+    const lines = history.filter((h) => h.path.startsWith('shown/'));
+    expect(lines.map((l) => l.path).sort()).toEqual(out.jobs.flatMap((j) => j.images.map((i) => i.path)).sort());
+    expect(lines).toHaveLength(4);
+  });
+
+  it('refuses a batch over the spending cap before anything is sent, and estimates legacy batches in a dry run', async () => {
+    const jobs = ['a coin', 'a key', 'a map'];
+    const refused = await server.call('generate_batch', { out_dir: 'capped', jobs, size: SIZE, max_cost_usd: 0.5 });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toMatch(/This batch/);
+    expect(textOf(refused)).toMatch(/max_cost_usd/);
+    expect(fake.requests).toHaveLength(0);
+
+    const dry = await server.call('generate_batch', { out_dir: 'capped', jobs, size: SIZE, model: 'gpt-image-1.5', quality: 'low', dry_run: true });
+    const estimate = (dry.structuredContent as { estimated_cost_usd?: number }).estimated_cost_usd;
+    // 272 output tokens per low 1024x1024 image at $32 per 1M, three jobs, plus a few prompt tokens.
+    expect(estimate).toBeGreaterThanOrEqual((3 * 272 * 32) / 1e6);
+    expect(estimate).toBeLessThan((3 * 272 * 32) / 1e6 + 0.001);
+  });
+
+  it('takes transparency per job: a chroma_key job is keyed out on gpt-image-2', async () => {
+    const result = await server.call('generate_batch', {
+      out_dir: 'sprites',
+      size: SIZE,
+      jobs: [{ prompt: 'a knight sprite', background: 'transparent', transparency: 'chroma_key', out: 'knight.png' }, 'a plain backdrop'],
+    });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const knight = requestsFor(generations().find((r) => String(r.body.prompt).startsWith('a knight sprite'))!.body.prompt as string)[0]!;
+    expect(knight.body).toMatchObject({ model: 'gpt-image-2', background: 'opaque' });
+    const meta = await sharp(path.join(ws.dir, 'sprites/knight.png')).metadata();
+    expect(meta.hasAlpha).toBe(true);
+  });
+});

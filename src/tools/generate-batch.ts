@@ -49,7 +49,9 @@ export const DEFAULT_CONCURRENCY = 5;
 export const MAX_CONCURRENCY = 25;
 const MAX_INPUT_BYTES = 20 * 1024 * 1024;
 
-const jobSchema = z.union([z.string(), z.record(z.string(), z.unknown())]);
+/** A job's values as JSON allows them; the core checks each key and type and names the job. */
+const jobValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))]);
+const jobSchema = z.union([z.string(), z.record(z.string(), jobValue)]);
 
 export const generateBatchArguments = strictArguments(
   'generate_batch',

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
+import { startFakeImagesApi, type FakeImagesApi, type FakeImagesApiOptions } from './fake-images-api.js';
 import {
   CallToolResultSchema,
   LoggingMessageNotificationSchema,
@@ -112,4 +113,42 @@ export interface StructuredImageResult {
 
 export function structured(result: CallToolResult): StructuredImageResult {
   return result.structuredContent as unknown as StructuredImageResult;
+}
+
+/** What a client passes the server so that it reaches the fake API. */
+export function fakeApiEnv(fake: FakeImagesApi): Record<string, string> {
+  return { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url };
+}
+
+export interface Harness {
+  fake: FakeImagesApi;
+  ws: { dir: string; cleanup: () => Promise<void> };
+  server: ServerHandle;
+  close(): Promise<void>;
+}
+
+export interface HarnessOptions {
+  fake?: FakeImagesApiOptions;
+  /** Added to the fake API's variables. */
+  env?: Record<string, string>;
+  /** Runs in the new workspace before the server starts (fixtures). */
+  prepare?: (dir: string) => Promise<void>;
+}
+
+/** A fake API, a temp workspace and the built server spawned in it, reaching the fake. */
+export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
+  const fake = await startFakeImagesApi(options.fake);
+  const ws = await tempWorkspace();
+  await options.prepare?.(ws.dir);
+  const server = await spawnServer({ cwd: ws.dir, env: { ...fakeApiEnv(fake), ...options.env } });
+  return {
+    fake,
+    ws,
+    server,
+    async close() {
+      await server.close();
+      await fake.close();
+      await ws.cleanup();
+    },
+  };
 }

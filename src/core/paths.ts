@@ -8,7 +8,6 @@ import type { Problem } from './problems.js';
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 
 export const DEFAULT_OUTPUT_DIR = 'output/imagegen';
-export const DEFAULT_TMP_DIR = 'tmp/imagegen';
 export const DEFAULT_DOWNSCALE_SUFFIX = '-web';
 
 export function extensionFor(format: OutputFormat): string {

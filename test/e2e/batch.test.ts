@@ -4,10 +4,11 @@ import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeImagesApi, type FakeImagesApi, type RecordedRequest } from '../fake-images-api.js';
-import { spawnServer, tempWorkspace, textOf, type ServerHandle } from '../helpers.js';
+import { spawnServer, tempWorkspace, textOf, type ServerHandle, startHarness, type Harness } from '../helpers.js';
 
 let fake: FakeImagesApi;
 let server: ServerHandle;
+let harness: Harness;
 let ws: { dir: string; cleanup: () => Promise<void> };
 
 interface BatchJobOut {
@@ -70,15 +71,12 @@ async function expectImage(file: string, size = { width: 1024, height: 1024 }, f
 }
 
 beforeAll(async () => {
-  fake = await startFakeImagesApi();
-  ws = await tempWorkspace();
-  server = await spawnServer({ cwd: ws.dir, env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, ...ENV } });
+  harness = await startHarness({ env: ENV });
+  ({ fake, ws, server } = harness);
 });
 
 afterAll(async () => {
-  await server?.close();
-  await fake?.close();
-  await ws?.cleanup();
+  await harness?.close();
 });
 
 beforeEach(() => {

@@ -9,10 +9,11 @@ import { ResourceListChangedNotificationSchema, type Resource } from '@modelcont
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USE_CASES } from '../../src/core/prompt.js';
 import { startFakeImagesApi, type FakeImagesApi } from '../fake-images-api.js';
-import { spawnServer, tempWorkspace, type ServerHandle } from '../helpers.js';
+import { spawnServer, tempWorkspace, type ServerHandle, startHarness, type Harness } from '../helpers.js';
 
 let fake: FakeImagesApi;
 let server: ServerHandle;
+let harness: Harness;
 let ws: { dir: string; cleanup: () => Promise<void> };
 let listChanged = 0;
 
@@ -34,12 +35,8 @@ async function listAll(): Promise<{ resources: Resource[]; pages: number }> {
 }
 
 beforeAll(async () => {
-  fake = await startFakeImagesApi();
-  ws = await tempWorkspace();
-  server = await spawnServer({
-    cwd: ws.dir,
-    env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, IMAGEGEN_TODAY: '2026-11-24', IMAGEGEN_PAGE_SIZE: String(PAGE_SIZE) },
-  });
+  harness = await startHarness({ env: { IMAGEGEN_TODAY: '2026-11-24', IMAGEGEN_PAGE_SIZE: String(PAGE_SIZE) } });
+  ({ fake, ws, server } = harness);
   server.client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
     listChanged += 1;
   });
@@ -59,9 +56,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await server?.close();
-  await fake?.close();
-  await ws?.cleanup();
+  await harness?.close();
 });
 
 describe('resources: the gallery', () => {

@@ -3,10 +3,11 @@ import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeImagesApi, type FakeImagesApi } from '../fake-images-api.js';
-import { spawnServer, structured, tempWorkspace, textOf, type ServerHandle } from '../helpers.js';
+import { spawnServer, structured, tempWorkspace, textOf, type ServerHandle, startHarness, type Harness } from '../helpers.js';
 
 let fake: FakeImagesApi;
 let server: ServerHandle;
+let harness: Harness;
 let ws: { dir: string; cleanup: () => Promise<void> };
 
 const OUTPUT = 'output/imagegen';
@@ -23,18 +24,12 @@ async function filesUnder(dir: string): Promise<string[]> {
 const generationRequests = () => fake.requests.filter((r) => r.path === '/v1/images/generations');
 
 beforeAll(async () => {
-  fake = await startFakeImagesApi();
-  ws = await tempWorkspace();
-  server = await spawnServer({
-    cwd: ws.dir,
-    env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, IMAGEGEN_TODAY: '2026-11-24', IMAGEGEN_HEARTBEAT_MS: '100' },
-  });
+  harness = await startHarness({ env: { IMAGEGEN_TODAY: '2026-11-24', IMAGEGEN_HEARTBEAT_MS: '100' } });
+  ({ fake, ws, server } = harness);
 });
 
 afterAll(async () => {
-  await server?.close();
-  await fake?.close();
-  await ws?.cleanup();
+  await harness?.close();
 });
 
 beforeEach(() => {

@@ -11,10 +11,11 @@ import type { CallToolResult, ImageContent, ResourceLink } from '@modelcontextpr
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeImagesApi, type FakeImagesApi } from '../fake-images-api.js';
-import { spawnServer, structured, tempWorkspace, textOf, type ServerHandle } from '../helpers.js';
+import { spawnServer, structured, tempWorkspace, textOf, type ServerHandle, startHarness, type Harness } from '../helpers.js';
 
 let fake: FakeImagesApi;
 let server: ServerHandle;
+let harness: Harness;
 let ws: { dir: string; cleanup: () => Promise<void> };
 
 const images = (r: CallToolResult) => r.content.filter((b): b is ImageContent => b.type === 'image');
@@ -48,18 +49,12 @@ async function historyLines(dir: string): Promise<HistoryLine[]> {
 
 beforeAll(async () => {
   // High-entropy pixels, so previews meet the byte caps on images that do not compress to nothing.
-  fake = await startFakeImagesApi({ imageStyle: 'noise' });
-  ws = await tempWorkspace();
-  server = await spawnServer({
-    cwd: ws.dir,
-    env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, IMAGEGEN_TODAY: '2026-11-24' },
-  });
+  harness = await startHarness({ fake: { imageStyle: 'noise' }, env: { IMAGEGEN_TODAY: '2026-11-24' } });
+  ({ fake, ws, server } = harness);
 });
 
 afterAll(async () => {
-  await server?.close();
-  await fake?.close();
-  await ws?.cleanup();
+  await harness?.close();
 });
 
 beforeEach(() => fake.reset());

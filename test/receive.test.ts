@@ -54,6 +54,36 @@ describe('receiveImages', () => {
     expect((await readFile(path.join(dir, 'img-1.png'))).equals(second)).toBe(true);
   });
 
+  it('reads a byte stream into one buffer of its own (BYOB), whatever the sizes of the pieces', async () => {
+    // Like the transport's bodies: no chunk is handed out unless the reader brought a buffer.
+    const bytes = Buffer.from(answer([image]));
+    const viewSizes = new Set<number>();
+    let at = 0;
+    let piece = 1;
+    const stream = new ReadableStream({
+      type: 'bytes',
+      pull(controller) {
+        const request = controller.byobRequest;
+        if (!request?.view) throw new Error('the reader brought no buffer');
+        viewSizes.add(request.view.buffer.byteLength);
+        const view = new Uint8Array(request.view.buffer, request.view.byteOffset, request.view.byteLength);
+        const take = Math.min(view.length, bytes.length - at, (piece = (piece * 7 + 3) % 70_001) + 1);
+        view.set(bytes.subarray(at, at + take));
+        at += take;
+        request.respond(take);
+        if (at === bytes.length) {
+          controller.close();
+          controller.byobRequest?.respond(0);
+        }
+      },
+    });
+    const received = await receiveImages(stream, to('byob.png'));
+    expect(received.images).toEqual([{ index: 0, file: path.join(dir, 'byob.png'), bytes: image.length }]);
+    expect((await readFile(path.join(dir, 'byob.png'))).equals(image)).toBe(true);
+    expect(at).toBe(bytes.length);
+    expect(viewSizes).toEqual(new Set([64 * 1024])); // every read into the reader's 64 KB buffer
+  });
+
   it('drops images the destination declines', async () => {
     const received = await receiveImages(body(chunks(answer([image, image]), 65_536)), async (i) => (i === 0 ? path.join(dir, 'one.png') : undefined));
     expect(received.count).toBe(2);

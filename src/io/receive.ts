@@ -202,6 +202,47 @@ const local = async <T>(step: () => Promise<T>): Promise<T> => {
   }
 };
 
+/** Network reads are at most this size (src/io/http.ts); a larger buffer would sit half empty. */
+const READ_BYTES = 64 * 1024;
+
+interface ChunkReader {
+  /** The next chunk, valid until the next read; undefined at the end. */
+  read(): Promise<Uint8Array | undefined>;
+  cancel(): Promise<void>;
+}
+
+/**
+ * Reads a body chunk by chunk. A byte stream (the transport's) is read into one buffer, handed
+ * back and forth for the whole answer, so reading allocates nothing; any other stream is read as
+ * it comes.
+ */
+function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
+  let byob: ReadableStreamBYOBReader | undefined;
+  try {
+    byob = body.getReader({ mode: 'byob' });
+  } catch {
+    const reader = body.getReader();
+    return {
+      read: async () => {
+        const { done, value } = await reader.read();
+        return done ? undefined : value;
+      },
+      cancel: () => reader.cancel(),
+    };
+  }
+  const reader = byob;
+  let buffer = new ArrayBuffer(READ_BYTES);
+  return {
+    async read() {
+      const { done, value } = await reader.read(new Uint8Array(buffer));
+      if (done || !value) return undefined;
+      buffer = value.buffer as ArrayBuffer; // the same memory, transferred back to us
+      return value;
+    },
+    cancel: () => reader.cancel(),
+  };
+}
+
 /**
  * Reads the answer body into files. `onReceived` is told once the whole body is in and checked,
  * before the last writes finish: the request itself is over then.
@@ -216,7 +257,7 @@ export async function receiveImages(
   const scanner = new ImagesAnswerScanner();
   const files: ImageFile[] = [];
   let current: ImageFile | undefined;
-  const reader = body.getReader();
+  const reader = chunkReader(body);
   const cancel = () => {
     reader.cancel().catch(() => {});
   };
@@ -227,8 +268,8 @@ export async function receiveImages(
       let chunk: Uint8Array;
       try {
         const read = await reader.read();
-        if (read.done) break;
-        chunk = read.value;
+        if (!read) break;
+        chunk = read;
       } catch (error) {
         if (signal?.aborted) throw error;
         throw new BodyReadError(error);

@@ -425,6 +425,34 @@ describe('nodeFetch body bytes', () => {
     expect(await readBody(response, mode)).toEqual(expected);
   });
 
+  it.each(['until-close', 'length-close'])(
+    'a slow reader gets every byte when the server closes while bytes still wait for it (%s)',
+    async (kind) => {
+      // The socket reads ahead of a slow reader (up to 256 KB), so the whole answer and the close
+      // arrive while the reader is still at its first pieces.
+      const slow = DATA.subarray(0, 200 * 1024 + 7);
+      const { base } = await rawServer((socket) => {
+        const length = kind === 'length-close' ? `content-length: ${slow.length}\r\nconnection: close\r\n` : '';
+        socket.write(`HTTP/1.${kind === 'length-close' ? 1 : 0} 200 OK\r\n${length}\r\n`);
+        socket.end(slow);
+      });
+      const response = await nodeFetch(`${base}/${kind}`);
+      const reader = response.body!.getReader({ mode: 'byob' });
+      let buffer = new ArrayBuffer(16 * 1024);
+      const hash = createHash('sha256');
+      let bytes = 0;
+      for (;;) {
+        const { done, value } = await reader.read(new Uint8Array(buffer));
+        if (done || !value) break;
+        hash.update(value);
+        bytes += value.byteLength;
+        buffer = value.buffer as ArrayBuffer;
+        await sleep(2);
+      }
+      expect({ bytes, sha256: hash.digest('hex') }).toEqual({ bytes: slow.length, sha256: sha256(slow) });
+    },
+  );
+
   it('a BYOB reader with a small buffer gets every byte, in order', async () => {
     const small = DATA.subarray(100, 100 + 300_001);
     const { base } = await httpServer((_req, res) => {

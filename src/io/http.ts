@@ -34,6 +34,12 @@ import {
 
 /** Each connection's read buffer: a network read is at most this many bytes. */
 const READ_BUFFER_BYTES = 64 * 1024;
+/**
+ * Body bytes a connection keeps for a reader that has not asked for them yet before it stops
+ * reading. Pausing the socket for every read would cost an event-loop turn per 64 KB; a little
+ * slack keeps the socket reading while the reader catches up.
+ */
+const HOLD_BYTES = 256 * 1024;
 /** An idle connection is closed after this; servers commonly keep one for 5 s or more. */
 const IDLE_TIMEOUT_MS = 4_000;
 /** Statuses whose responses have no body (a Response refuses one). */
@@ -68,7 +74,7 @@ const idle = new Map<string, Connection[]>();
 
 class Connection {
   readonly socket: net.Socket;
-  /** Where bytes read over TLS wait for the body's reader (see Exchange.hold); made on first use. */
+  /** Where body bytes wait for the body's reader (see Exchange.hold); made on first use. */
   spill: Buffer | undefined;
   private exchange: Exchange | undefined;
   private idleTimer: NodeJS.Timeout | undefined;
@@ -176,7 +182,7 @@ class Exchange {
   private connection!: Connection;
   /** The fetch promise has its Response: later failures go to the body instead. */
   private responded = false;
-  /** The connection ended while bytes still waited for the reader (over TLS): they go first. */
+  /** The connection ended while bytes still waited for the reader: they go first. */
   private ended = false;
 
   constructor(
@@ -269,10 +275,15 @@ class Exchange {
   }
 
   /**
-   * Hands body bytes to the reader, as far as it has asked for them; the rest waits (with the
-   * socket paused, since the next read would overwrite the connection's buffer).
+   * Hands body bytes to the reader, as far as it has asked for them; the rest waits in the
+   * connection's spill buffer (the next read reuses the read buffer). True while the socket may
+   * go on reading: false once HOLD_BYTES wait.
    */
   private feed(buffer: Uint8Array, pos: number, end: number): boolean {
+    if (this.pending && pos < end) {
+      this.hold(buffer, pos, end); // older bytes wait: these go after them
+      return this.waiting() < HOLD_BYTES;
+    }
     const decoder = this.decoder;
     for (;;) {
       if (!decoder || decoder.done) {
@@ -282,9 +293,9 @@ class Exchange {
       if (pos >= end) return true;
       const request = this.controller ? this.controller.byobRequest : undefined;
       if (this.controller && !request) {
-        if (this.connection.origin.secure && buffer !== this.connection.spill) this.hold(buffer, pos, end);
-        else this.pending = { buffer, pos, end };
-        return false;
+        if (buffer === this.connection.spill) this.pending = { buffer, pos, end };
+        else this.hold(buffer, pos, end);
+        return this.waiting() < HOLD_BYTES;
       }
       const view = request?.view;
       const target = view ? new Uint8Array(view.buffer, view.byteOffset, view.byteLength) : undefined;
@@ -297,11 +308,15 @@ class Exchange {
     }
   }
 
+  private waiting(): number {
+    return this.pending ? this.pending.end - this.pending.pos : 0;
+  }
+
   /**
-   * Keeps bytes the reader has not asked for yet out of the read buffer, after those already
-   * waiting. Over TLS a pause does not stop at once: the socket goes on handing over the records
-   * it has already decrypted, each read into the connection's one buffer, overwriting what waits
-   * there. (A plain TCP socket stops reading when told, so its bytes can wait where they are.)
+   * Copies bytes the reader has not asked for yet out of the read buffer, after those already
+   * waiting. The socket then reads on, up to HOLD_BYTES ahead of the reader. (Over TLS even a
+   * paused socket goes on handing over the records it has already decrypted, so bytes could not
+   * wait in the read buffer anyway.)
    */
   private hold(buffer: Uint8Array, pos: number, end: number): void {
     const waiting = this.pending;
@@ -309,7 +324,7 @@ class Exchange {
     const length = kept + (end - pos);
     let spill = this.connection.spill;
     if (!spill || spill.length < length) {
-      const grown = Buffer.allocUnsafeSlow(Math.max(READ_BUFFER_BYTES, 2 * length));
+      const grown = Buffer.allocUnsafeSlow(Math.max(HOLD_BYTES + READ_BUFFER_BYTES, length));
       if (waiting) grown.set(waiting.buffer.subarray(waiting.pos, waiting.end));
       spill = this.connection.spill = grown;
     } else if (waiting) {
@@ -358,7 +373,7 @@ class Exchange {
       return;
     }
     if (!error && this.pending) {
-      // Over TLS the end of the stream can be read while bytes wait for the reader (see hold):
+      // The end of the stream can be read while bytes wait for the reader (see hold):
       // they came first, and may be the rest of the answer. Decided once the reader has them.
       this.ended = true;
       return;

@@ -78,6 +78,8 @@ export async function singlePreview(file: string, limits: PreviewLimits = {}): P
   return { ...encoded, mimeType: 'image/webp', shown: 1, total: 1 };
 }
 
+/** Above this many pixels (4 MP), a contact sheet decodes its images one at a time. */
+const LARGE_IMAGE_PIXELS = 4_000_000;
 const SHEET_GREY = 32; // a dark neutral background between tiles
 const CHECKER = 8;
 
@@ -122,9 +124,11 @@ export async function contactSheet(files: readonly string[], options: SheetOptio
   const shownFiles = files.slice(0, layout.shown);
   const scale = badgeScale(layout.tileWidth);
 
-  // Two thumbnails at a time: each decodes a whole image (~15 MB at 3824x2160); on two cores four
-  // at a time were no faster and held twice the memory.
-  const tiles = await mapLimited(shownFiles, 2, async (file, i) => {
+  // Each thumbnail decodes a whole image: two at a time (on two cores four were no faster), one at
+  // a time for large images (~15 MB each at 3824x2160), where the memory matters more than the
+  // second or so a sheet of 48 takes.
+  const pixels = (first?.width ?? 0) * (first?.height ?? 0);
+  const tiles = await mapLimited(shownFiles, pixels > LARGE_IMAGE_PIXELS ? 1 : 2, async (file, i) => {
     const cell = layout.cells[i]!;
     const layers: Array<{ input: Buffer; raw: { width: number; height: number; channels: 3 | 4 }; left: number; top: number }> = [];
     try {

@@ -78,8 +78,11 @@ export async function singlePreview(file: string, limits: PreviewLimits = {}): P
   return { ...encoded, mimeType: 'image/webp', shown: 1, total: 1 };
 }
 
-/** Above this many pixels (4 MP), a contact sheet decodes its images one at a time. */
-const LARGE_IMAGE_PIXELS = 4_000_000;
+/**
+ * Above this many pixels (4 MP), a contact sheet decodes its images one at a time, and a batch does
+ * not make them ahead (its memory is for the answers it receives).
+ */
+export const LARGE_IMAGE_PIXELS = 4_000_000;
 const SHEET_GREY = 32; // a dark neutral background between tiles
 const CHECKER = 8;
 
@@ -109,6 +112,57 @@ export interface SheetOptions extends SheetLimits {
   maxBytes?: number;
   /** Labels drawn on the tiles, in order; default 1, 2, 3 ... */
   labels?: readonly string[];
+  /** Thumbnails made ahead (see ThumbnailPrefetch); a tile of another size is made from its file. */
+  thumbnails?: ThumbnailCache;
+}
+
+export interface Thumbnail {
+  /** RGBA pixels. */
+  data: Buffer;
+  width: number;
+  height: number;
+  hasAlpha: boolean;
+}
+
+/** Thumbnails by tile size and file: `${width}x${height}:${file}`. */
+export type ThumbnailCache = Map<string, Promise<Thumbnail | undefined>>;
+
+const thumbnailKey = (file: string, tileWidth: number, tileHeight: number) => `${tileWidth}x${tileHeight}:${file}`;
+
+/** A saved image made small enough to fit a tile (it decodes the whole image). */
+export async function thumbnail(file: string, tileWidth: number, tileHeight: number): Promise<Thumbnail> {
+  const sharp = await loadSharp();
+  const raw = await rawOf(sharp(file).resize({ width: tileWidth, height: tileHeight, fit: 'inside' }).ensureAlpha());
+  const meta = await sharp(file).metadata();
+  return { data: raw.data, width: raw.width, height: raw.height, hasAlpha: meta.hasAlpha ?? false };
+}
+
+/**
+ * Makes a contact sheet's thumbnails while a batch still runs (one at a time, as its images are
+ * saved), so the sheet at the end only composes them. Made for the tile size the batch expects;
+ * if the sheet turns out otherwise (jobs failed), it makes its tiles from the files as usual.
+ */
+export class ThumbnailPrefetch {
+  readonly cache: ThumbnailCache = new Map();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  constructor(
+    readonly tileWidth: number,
+    readonly tileHeight: number,
+  ) {}
+
+  add(file: string): void {
+    const key = thumbnailKey(file, this.tileWidth, this.tileHeight);
+    if (this.cache.has(key)) return;
+    const made = this.queue.then(() => thumbnail(file, this.tileWidth, this.tileHeight)).catch(() => undefined);
+    this.queue = made;
+    this.cache.set(key, made);
+  }
+
+  /** Resolves once every thumbnail asked for so far is made (or failed). */
+  async settled(): Promise<void> {
+    await this.queue;
+  }
 }
 
 /**
@@ -132,13 +186,11 @@ export async function contactSheet(files: readonly string[], options: SheetOptio
     const cell = layout.cells[i]!;
     const layers: Array<{ input: Buffer; raw: { width: number; height: number; channels: 3 | 4 }; left: number; top: number }> = [];
     try {
-      const thumb = await rawOf(
-        sharp(file).resize({ width: layout.tileWidth, height: layout.tileHeight, fit: 'inside' }).ensureAlpha(),
-      );
+      const made = await options.thumbnails?.get(thumbnailKey(file, layout.tileWidth, layout.tileHeight));
+      const thumb = made ?? (await thumbnail(file, layout.tileWidth, layout.tileHeight));
       const left = cell.left + Math.floor((layout.tileWidth - thumb.width) / 2);
       const top = cell.top + Math.floor((layout.tileHeight - thumb.height) / 2);
-      const meta = await sharp(file).metadata();
-      if (meta.hasAlpha) layers.push({ input: checkerboard(thumb.width, thumb.height), raw: { width: thumb.width, height: thumb.height, channels: 3 }, left, top });
+      if (thumb.hasAlpha) layers.push({ input: checkerboard(thumb.width, thumb.height), raw: { width: thumb.width, height: thumb.height, channels: 3 }, left, top });
       layers.push({ input: thumb.data, raw: { width: thumb.width, height: thumb.height, channels: 4 }, left, top });
     } catch {
       // unreadable: the tile stays empty, its number still shows
@@ -156,10 +208,10 @@ export async function contactSheet(files: readonly string[], options: SheetOptio
 }
 
 /** The picture for a call's saved files: none, one preview, or one contact sheet. */
-export async function previewFiles(files: readonly string[]): Promise<Preview | undefined> {
+export async function previewFiles(files: readonly string[], thumbnails?: ThumbnailCache): Promise<Preview | undefined> {
   if (files.length === 0) return undefined;
   if (files.length === 1) return singlePreview(files[0]!);
-  return contactSheet(files);
+  return contactSheet(files, thumbnails ? { thumbnails } : {});
 }
 
 export function previewBlock(preview: Preview): ImageContent {

@@ -36,7 +36,9 @@ import type { Problem } from '../core/problems.js';
 import { downscale, inspectImage } from '../io/images.js';
 import { ManifestWriter } from '../io/manifest.js';
 import { checkSpendingCap, costFromUsage, formatUsd, projectSpend, roundUsd, spendingCap } from '../core/cost.js';
-import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
+import { sheetLayout } from '../core/contact-sheet.js';
+import { parseSize } from '../core/sizes.js';
+import { describePreview, LARGE_IMAGE_PIXELS, previewBlock, previewFiles, ThumbnailPrefetch } from '../io/preview.js';
 import { ImageApiError } from '../io/openai.js';
 import { WorkspaceError, type Workspace } from '../io/workspace.js';
 import { errorResult, formatBytes, imageFactsSchema, imageResultShape, problemsResult, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
@@ -584,6 +586,7 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
   heartbeat?.unref();
 
   let usage: UsageTotals = {};
+  const sheet = args.preview === false ? undefined : planSheetPrefetch(runnable);
   const apiKey = ctx.config.api.apiKey;
   const failFast = args.fail_fast ?? false;
   try {
@@ -615,6 +618,7 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
           job.images.push(saved.facts);
           job.links.push(...saved.files);
         }
+        sheet?.add(job, (facts) => path.resolve(workspace.root, facts.path));
         const o = job.run.request.options;
         ctx.log('info', `${name} generations model=${o.model} size=${o.size} quality=${o.quality} n=${o.n} duration_ms=${outcome.durationMs} attempts=${outcome.attempts}`);
       } catch (error) {
@@ -654,7 +658,37 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
   manifest.write();
   await manifest.flush();
   if (manifest.error) extraWarnings.push(`The manifest could not be written (${manifest.error.message}); the images are saved all the same.`);
-  return await batchResult(jobs, args, workspace, manifestFile, usage, extraWarnings);
+  return await batchResult(jobs, args, workspace, manifestFile, usage, extraWarnings, sheet?.prefetch);
+}
+
+/**
+ * When the batch will end with a contact sheet of images small enough to make ahead, the
+ * thumbnails of its first images are made as their jobs finish, while others are still waiting on
+ * the API, so the sheet at the end only composes them. The tile size is the one the sheet will
+ * have if every job succeeds (shape from the first job's size); otherwise the sheet makes its
+ * tiles from the files.
+ */
+function planSheetPrefetch(runnable: BatchJob[]): { prefetch: ThumbnailPrefetch; add(job: BatchJob, file: (facts: ImageFactsOut) => string): void } | undefined {
+  const size = runnable[0] ? parseSize(runnable[0].run.request.options.size) : undefined;
+  if (size?.kind !== 'dimensions' || size.width * size.height > LARGE_IMAGE_PIXELS) return undefined;
+  const firstImage = new Map<BatchJob, number>();
+  let count = 0;
+  for (const job of runnable) {
+    firstImage.set(job, count);
+    count += job.run.targets.length;
+  }
+  if (count < 2) return undefined;
+  const layout = sheetLayout(count, size.height / size.width);
+  const prefetch = new ThumbnailPrefetch(layout.tileWidth, layout.tileHeight);
+  return {
+    prefetch,
+    add(job, file) {
+      const first = firstImage.get(job) ?? layout.shown;
+      job.images.forEach((facts, i) => {
+        if (first + i < layout.shown) prefetch.add(file(facts));
+      });
+    },
+  };
 }
 
 async function batchResult(
@@ -664,6 +698,7 @@ async function batchResult(
   manifestFile: string,
   usage: UsageTotals,
   extraWarnings: string[],
+  prefetch?: ThumbnailPrefetch,
 ): Promise<CallToolResult> {
   const summary = summarise(jobs.length, jobs.map((j) => j.status));
   const results = jobs.map((job) => jobResult(job, job.status ?? 'cancelled'));
@@ -694,10 +729,11 @@ async function batchResult(
   if (costUsd !== undefined) out.line(`Cost: ${formatUsd(costUsd)} (from the API's usage${costs.length < summary.done ? `; ${summary.done - costs.length} job(s) had no price` : ''}).`);
   // One numbered contact sheet of the images made by this call, never a full-size image.
   const made = jobs.filter((j) => j.status === 'done').flatMap((j) => j.images.map((i) => path.resolve(workspace.root, i.path)));
+  await prefetch?.settled();
   const preview =
     args.preview === false || made.length === 0
       ? undefined
-      : await previewFiles(made).catch((error: unknown) => {
+      : await previewFiles(made, prefetch?.cache).catch((error: unknown) => {
           warnings.push(`No preview could be made (the saved files are fine): ${error instanceof Error ? error.message : String(error)}`);
           return undefined;
         });

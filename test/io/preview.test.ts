@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PREVIEW_MAX_BYTES, SHEET_MAX_BYTES, contactSheet, previewFiles, singlePreview } from '../../src/io/preview.js';
+import { sheetLayout } from '../../src/core/contact-sheet.js';
+import { PREVIEW_MAX_BYTES, SHEET_MAX_BYTES, ThumbnailPrefetch, contactSheet, previewFiles, singlePreview, thumbnail } from '../../src/io/preview.js';
 import { tempWorkspace } from '../helpers.js';
 
 let ws: { dir: string; cleanup: () => Promise<void> };
@@ -58,5 +59,65 @@ describe('previews', () => {
     expect(await previewFiles([])).toBeUndefined();
     expect((await previewFiles([clear]))!.total).toBe(1);
     expect((await previewFiles([clear, clear]))!.total).toBe(2);
+  });
+});
+
+describe('thumbnails made ahead', () => {
+  /** Two 1024x1024 files of one flat colour each (blue, green). */
+  async function flatFiles(): Promise<string[]> {
+    const files: string[] = [];
+    for (const [name, colour] of [['blue.png', { r: 0, g: 0, b: 255 }], ['green.png', { r: 0, g: 255, b: 0 }]] as const) {
+      const file = path.join(ws.dir, name);
+      await sharp({ create: { width: 1024, height: 1024, channels: 3, background: colour } }).png().toFile(file);
+      files.push(file);
+    }
+    return files;
+  }
+
+  /** The colour at the centre of tile `index` of a sheet of `count` square images. */
+  async function tileCentre(sheet: Buffer, count: number, index: number): Promise<number[]> {
+    const layout = sheetLayout(count, 1);
+    const cell = layout.cells[index]!;
+    const { data, info } = await sharp(sheet).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+    const at = ((cell.top + Math.floor(layout.tileHeight / 2)) * info.width + cell.left + Math.floor(layout.tileWidth / 2)) * 3;
+    return [...data.subarray(at, at + 3)];
+  }
+  const near = (colour: number[], expected: number[]) => colour.every((v, i) => Math.abs(v - expected[i]!) <= 24);
+
+  it('composes a tile from a thumbnail made ahead at its size, and makes any other from its file', async () => {
+    const [blue, green] = await flatFiles();
+    const layout = sheetLayout(2, 1);
+    const prefetch = new ThumbnailPrefetch(layout.tileWidth, layout.tileHeight);
+    // A red stand-in for the blue file: only the cache can put red on the sheet.
+    const red = await sharp({ create: { width: layout.tileWidth, height: layout.tileHeight, channels: 4, background: { r: 255, g: 0, b: 0, alpha: 1 } } }).raw().toBuffer();
+    prefetch.cache.set(`${layout.tileWidth}x${layout.tileHeight}:${blue}`, Promise.resolve({ data: red, width: layout.tileWidth, height: layout.tileHeight, hasAlpha: false }));
+    // One of another tile size is not used.
+    prefetch.cache.set(`10x10:${green}`, Promise.resolve({ data: Buffer.alloc(400), width: 10, height: 10, hasAlpha: false }));
+    const sheet = await contactSheet([blue!, green!], { thumbnails: prefetch.cache });
+    expect(near(await tileCentre(sheet.data, 2, 0), [255, 0, 0])).toBe(true);
+    expect(near(await tileCentre(sheet.data, 2, 1), [0, 255, 0])).toBe(true);
+  });
+
+  it('makes each thumbnail once as files are added; the sheet from them is the sheet from the files', async () => {
+    const [blue, green] = await flatFiles();
+    const layout = sheetLayout(2, 1);
+    const prefetch = new ThumbnailPrefetch(layout.tileWidth, layout.tileHeight);
+    prefetch.add(blue!);
+    prefetch.add(green!);
+    prefetch.add(blue!); // asked twice, made once
+    expect(prefetch.cache.size).toBe(2);
+    await prefetch.settled();
+    const made = await prefetch.cache.get(`${layout.tileWidth}x${layout.tileHeight}:${blue}`);
+    expect(made).toEqual(await thumbnail(blue!, layout.tileWidth, layout.tileHeight));
+    const ahead = await contactSheet([blue!, green!], { thumbnails: prefetch.cache });
+    const fromFiles = await contactSheet([blue!, green!]);
+    expect(ahead.data.equals(fromFiles.data)).toBe(true);
+  });
+
+  it('a thumbnail that could not be made is made again from its file, or left empty', async () => {
+    const prefetch = new ThumbnailPrefetch(100, 100);
+    prefetch.add(path.join(ws.dir, 'missing.png'));
+    await prefetch.settled();
+    expect(await prefetch.cache.get(`100x100:${path.join(ws.dir, 'missing.png')}`)).toBeUndefined();
   });
 });

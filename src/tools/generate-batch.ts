@@ -51,8 +51,13 @@ export const DEFAULT_CONCURRENCY = 5;
 export const MAX_CONCURRENCY = 25;
 const MAX_INPUT_BYTES = 20 * 1024 * 1024;
 
-/** A job's values as JSON allows them; the core checks each key and type and names the job. */
-const jobValue = z.union([z.string(), z.number(), z.boolean(), z.null(), z.record(z.string(), z.union([z.string(), z.number(), z.boolean(), z.null()]))]);
+/**
+ * A job's values as JSON allows them; the core checks each key and type and names the job. Spelt
+ * so the JSON Schema has one `type` per anyOf branch (zod writes a bare primitive union as a type
+ * array, which single-type schema dialects reject).
+ */
+const primitives = () => [z.string().describe('text'), z.number(), z.boolean(), z.null()] as const;
+const jobValue = z.union([...primitives(), z.record(z.string(), z.union(primitives()))]);
 const jobSchema = z.union([z.string(), z.record(z.string(), jobValue)]);
 
 export const generateBatchArguments = strictArguments(

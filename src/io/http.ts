@@ -121,9 +121,9 @@ class Connection {
     idle.set(this.origin.key, list);
   }
 
-  destroy(error?: Error): void {
-    this.socket.destroy(error);
-    this.onClosed(error);
+  destroy(): void {
+    this.socket.destroy();
+    this.onClosed();
   }
 
   private onBytes(buffer: Uint8Array, length: number): boolean {
@@ -369,7 +369,7 @@ class Exchange {
     if (this.phase === 'head') {
       // Not sent again here, even on a kept-alive connection: whether the server saw a POST cannot
       // be told from here, and the caller's retry policy decides (as with node:http).
-      this.settle(error ?? connectionError('socket hang up', 'ECONNRESET'));
+      this.fail(error ?? connectionError('socket hang up', 'ECONNRESET'));
       return;
     }
     if (!error && this.pending) {
@@ -382,16 +382,11 @@ class Exchange {
       this.finish(false);
       return;
     }
-    this.settle(connectionError('the connection closed before the whole answer arrived', (error as NodeJS.ErrnoException | undefined)?.code ?? 'ECONNRESET', error));
-  }
-
-  /** A protocol error or a failure inside the exchange: it ends, and the connection with it. */
-  fail(error: unknown): void {
-    this.settle(error);
+    this.fail(connectionError('the connection closed before the whole answer arrived', (error as NodeJS.ErrnoException | undefined)?.code ?? 'ECONNRESET', error));
   }
 
   private onAbort(): void {
-    this.settle(abortError(this.outgoing.signal!));
+    this.fail(abortError(this.outgoing.signal!));
   }
 
   /** The reader cancelled the body. */
@@ -402,14 +397,14 @@ class Exchange {
     this.connection.destroy();
   }
 
-  private settle(error: unknown): void {
+  /** The exchange ends with an error (the fetch rejects, or the body errors), and the connection with it. */
+  fail(error: unknown): void {
     if (this.phase === 'done') return;
-    const phase = this.phase;
     this.phase = 'done';
     this.pending = undefined;
     this.outgoing.signal?.removeEventListener('abort', this.onAbort);
-    if (!this.responded) this.reject(error);
-    else if (phase === 'body') this.controller?.error(error);
+    if (this.responded) this.controller?.error(error);
+    else this.reject(error);
     this.connection.destroy();
   }
 }

@@ -76,6 +76,38 @@ export function sheetLayout(count: number, aspect: number, limits: SheetLimits =
   };
 }
 
+/**
+ * Above this many pixels (4 MP) a sheet decodes its images one at a time, and a batch does not
+ * make its thumbnails ahead (its memory is for the answers it receives).
+ */
+export const LARGE_IMAGE_PIXELS = 4_000_000;
+
+export interface ThumbnailsAhead {
+  tileWidth: number;
+  tileHeight: number;
+  /** Per job, how many of its images (from its first) will be on the sheet. */
+  shownPerJob: number[];
+}
+
+/**
+ * Which thumbnails a batch can make while it runs: the tile size its sheet will have if every job
+ * succeeds (`imageCounts` per job, the shape of the first job's size) and the images that will be
+ * on it. None for one image (that is a preview, not a sheet), an `auto` size, or large images.
+ */
+export function thumbnailsAhead(imageCounts: readonly number[], firstSize: { width: number; height: number } | undefined): ThumbnailsAhead | undefined {
+  if (!firstSize || firstSize.width * firstSize.height > LARGE_IMAGE_PIXELS) return undefined;
+  const total = imageCounts.reduce((sum, n) => sum + n, 0);
+  if (total < 2) return undefined;
+  const layout = sheetLayout(total, firstSize.height / firstSize.width);
+  let first = 0;
+  const shownPerJob = imageCounts.map((n) => {
+    const shown = Math.max(0, Math.min(n, layout.shown - first));
+    first += n;
+    return shown;
+  });
+  return { tileWidth: layout.tileWidth, tileHeight: layout.tileHeight, shownPerJob };
+}
+
 // 5x7 digits, one string per row, '1' = ink.
 const GLYPHS: Readonly<Record<string, readonly string[]>> = {
   '0': ['01110', '10001', '10011', '10101', '11001', '10001', '01110'],

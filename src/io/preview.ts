@@ -6,7 +6,7 @@
  */
 import type { ImageContent } from '@modelcontextprotocol/sdk/types.js';
 import type { Sharp } from 'sharp';
-import { badgeScale, numberBadge, sheetLayout, type SheetLimits } from '../core/contact-sheet.js';
+import { LARGE_IMAGE_PIXELS, badgeScale, numberBadge, sheetLayout, type SheetLimits } from '../core/contact-sheet.js';
 import { loadSharp } from './images.js';
 
 export const PREVIEW_MAX_EDGE = 512;
@@ -78,11 +78,6 @@ export async function singlePreview(file: string, limits: PreviewLimits = {}): P
   return { ...encoded, mimeType: 'image/webp', shown: 1, total: 1 };
 }
 
-/**
- * Above this many pixels (4 MP), a contact sheet decodes its images one at a time, and a batch does
- * not make them ahead (its memory is for the answers it receives).
- */
-export const LARGE_IMAGE_PIXELS = 4_000_000;
 const SHEET_GREY = 32; // a dark neutral background between tiles
 const CHECKER = 8;
 

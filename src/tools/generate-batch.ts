@@ -36,9 +36,9 @@ import type { Problem } from '../core/problems.js';
 import { downscale, inspectImage } from '../io/images.js';
 import { ManifestWriter } from '../io/manifest.js';
 import { checkSpendingCap, costFromUsage, formatUsd, projectSpend, roundUsd, spendingCap } from '../core/cost.js';
-import { sheetLayout } from '../core/contact-sheet.js';
+import { thumbnailsAhead } from '../core/contact-sheet.js';
 import { parseSize } from '../core/sizes.js';
-import { describePreview, LARGE_IMAGE_PIXELS, previewBlock, previewFiles, ThumbnailPrefetch } from '../io/preview.js';
+import { describePreview, previewBlock, previewFiles, ThumbnailPrefetch } from '../io/preview.js';
 import { ImageApiError } from '../io/openai.js';
 import { WorkspaceError, type Workspace } from '../io/workspace.js';
 import { errorResult, formatBytes, imageFactsSchema, imageResultShape, problemsResult, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
@@ -591,7 +591,7 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
   heartbeat?.unref();
 
   let usage: UsageTotals = {};
-  const sheet = args.preview === false ? undefined : planSheetPrefetch(runnable);
+  const sheet = args.preview === false ? undefined : planSheetPrefetch(runnable, workspace);
   const apiKey = ctx.config.api.apiKey;
   const failFast = args.fail_fast ?? false;
   try {
@@ -623,7 +623,7 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
           job.images.push(saved.facts);
           job.links.push(...saved.files);
         }
-        sheet?.add(job, (facts) => path.resolve(workspace.root, facts.path));
+        sheet?.add(job);
         const o = job.run.request.options;
         ctx.log('info', `${name} generations model=${o.model} size=${o.size} quality=${o.quality} n=${o.n} duration_ms=${outcome.durationMs} attempts=${outcome.attempts}`);
       } catch (error) {
@@ -667,31 +667,23 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
 }
 
 /**
- * When the batch will end with a contact sheet of images small enough to make ahead, the
- * thumbnails of its first images are made as their jobs finish, while others are still waiting on
- * the API, so the sheet at the end only composes them. The tile size is the one the sheet will
- * have if every job succeeds (shape from the first job's size); otherwise the sheet makes its
- * tiles from the files.
+ * When the batch will end with a contact sheet of small enough images, the thumbnails of its
+ * first images are made as their jobs finish, while others still wait on the API, so the sheet at
+ * the end only composes them (see core thumbnailsAhead).
  */
-function planSheetPrefetch(runnable: BatchJob[]): { prefetch: ThumbnailPrefetch; add(job: BatchJob, file: (facts: ImageFactsOut) => string): void } | undefined {
+function planSheetPrefetch(runnable: BatchJob[], workspace: Workspace): { prefetch: ThumbnailPrefetch; add(job: BatchJob): void } | undefined {
   const size = runnable[0] ? parseSize(runnable[0].run.request.options.size) : undefined;
-  if (size?.kind !== 'dimensions' || size.width * size.height > LARGE_IMAGE_PIXELS) return undefined;
-  const firstImage = new Map<BatchJob, number>();
-  let count = 0;
-  for (const job of runnable) {
-    firstImage.set(job, count);
-    count += job.run.targets.length;
-  }
-  if (count < 2) return undefined;
-  const layout = sheetLayout(count, size.height / size.width);
-  const prefetch = new ThumbnailPrefetch(layout.tileWidth, layout.tileHeight);
+  const plan = thumbnailsAhead(
+    runnable.map((job) => job.run.targets.length),
+    size?.kind === 'dimensions' ? size : undefined,
+  );
+  if (!plan) return undefined;
+  const prefetch = new ThumbnailPrefetch(plan.tileWidth, plan.tileHeight);
+  const shown = new Map(runnable.map((job, i) => [job, plan.shownPerJob[i]!]));
   return {
     prefetch,
-    add(job, file) {
-      const first = firstImage.get(job) ?? layout.shown;
-      job.images.forEach((facts, i) => {
-        if (first + i < layout.shown) prefetch.add(file(facts));
-      });
+    add(job) {
+      for (const facts of job.images.slice(0, shown.get(job) ?? 0)) prefetch.add(path.resolve(workspace.root, facts.path));
     },
   };
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SHEET_MAX_TILES, numberBadge, sheetLayout } from '../../src/core/contact-sheet.js';
+import { LARGE_IMAGE_PIXELS, SHEET_MAX_TILES, numberBadge, sheetLayout, thumbnailsAhead } from '../../src/core/contact-sheet.js';
 
 describe('sheetLayout', () => {
   it('fits every grid in 1024x1024 with no overlapping tiles', () => {
@@ -47,5 +47,41 @@ describe('numberBadge', () => {
 
   it('scales', () => {
     expect(numberBadge('3', 3)).toMatchObject({ width: 3 * (4 + 5), height: 3 * (4 + 7) });
+  });
+});
+
+describe('thumbnailsAhead', () => {
+  const square = { width: 1024, height: 1024 };
+
+  it('plans the first 48 images of a long batch, at the tile size of its sheet', () => {
+    const plan = thumbnailsAhead(Array(500).fill(1), square)!;
+    const layout = sheetLayout(500, 1);
+    expect({ tileWidth: plan.tileWidth, tileHeight: plan.tileHeight }).toEqual({ tileWidth: layout.tileWidth, tileHeight: layout.tileHeight });
+    expect(plan.shownPerJob.slice(0, SHEET_MAX_TILES)).toEqual(Array(SHEET_MAX_TILES).fill(1));
+    expect(plan.shownPerJob.slice(SHEET_MAX_TILES)).toEqual(Array(500 - SHEET_MAX_TILES).fill(0));
+  });
+
+  it('counts every image of a job, and cuts the job that crosses the last tile', () => {
+    const plan = thumbnailsAhead([4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 3, 2], square)!;
+    expect(plan.shownPerJob).toEqual([4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 4, 0, 0]);
+    const odd = thumbnailsAhead([47, 3], square)!;
+    expect(odd.shownPerJob).toEqual([47, 1]);
+    expect(thumbnailsAhead([1, 0, 2], square)!.shownPerJob).toEqual([1, 0, 2]);
+  });
+
+  it('takes the shape of the first job for the tiles', () => {
+    const wide = thumbnailsAhead([1, 1, 1, 1], { width: 1536, height: 1024 })!;
+    const layout = sheetLayout(4, 1024 / 1536);
+    expect([wide.tileWidth, wide.tileHeight]).toEqual([layout.tileWidth, layout.tileHeight]);
+  });
+
+  it('plans nothing for one image, an auto size, or images over 4 MP', () => {
+    expect(thumbnailsAhead([1], square)).toBeUndefined();
+    expect(thumbnailsAhead([0, 1], square)).toBeUndefined();
+    expect(thumbnailsAhead([1, 1], undefined)).toBeUndefined();
+    expect(thumbnailsAhead([1, 1], { width: 3824, height: 2160 })).toBeUndefined();
+    expect(thumbnailsAhead([1, 1], { width: 2000, height: 2000 })).toBeDefined(); // exactly 4 MP
+    expect(2000 * 2000).toBe(LARGE_IMAGE_PIXELS);
+    expect(thumbnailsAhead([1, 1], { width: 2000, height: 2008 })).toBeUndefined();
   });
 });

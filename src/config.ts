@@ -24,6 +24,12 @@ export interface ServerConfig {
   transparency?: TransparencyStrategy | undefined;
   /** Problems with the environment, told on stderr at start-up (the server still starts). */
   configWarnings?: string[];
+  /**
+   * --structured-output / IMAGEGEN_STRUCTURED_OUTPUT: tools declare output schemas and results carry
+   * structuredContent (with the readable text as `summary`). Off by default: Codex and Claude Code
+   * show their model only the JSON of a result that has structuredContent.
+   */
+  structuredOutput?: boolean;
   /** Replaces the OpenAI edge (in-process tests). */
   imageApi?: ImageApi;
 }
@@ -33,25 +39,32 @@ export const DEFAULT_PAGE_SIZE = 50;
 
 export const USAGE = `imagegen-mcp ${VERSION}: an MCP server (stdio) for image generation with OpenAI GPT Image models.
 
-Usage: imagegen-mcp [--root <folder>]
+Usage: imagegen-mcp [--root <folder>] [--structured-output]
 
-  --root <folder>   workspace root: images are written and read only inside it
-                    (else IMAGEGEN_ROOT, else the client's roots, else the working directory)
+  --root <folder>        workspace root: images are written and read only inside it
+                         (else IMAGEGEN_ROOT, else the client's roots, else the working directory)
+  --structured-output    declare output schemas and send structuredContent (for scripts and
+                         pipelines; also IMAGEGEN_STRUCTURED_OUTPUT=1)
   --help            this text
   --version         the version
 
 Environment: OPENAI_API_KEY (needed for real calls, not for dry runs), OPENAI_BASE_URL,
 OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT, IMAGEGEN_MAX_COST_USD (spending cap per call),
 IMAGEGEN_TRANSPARENCY (route, chroma_key or native: how transparent backgrounds are made when a
-call does not say).`;
+call does not say), IMAGEGEN_STRUCTURED_OUTPUT.`;
 
-export type ParsedArgs = { kind: 'run'; root?: string } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
+export type ParsedArgs = { kind: 'run'; root?: string; structuredOutput?: boolean } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
 export function parseArgs(argv: readonly string[]): ParsedArgs {
   let root: string | undefined;
+  let structuredOutput = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!;
     if (arg === '--help' || arg === '-h') return { kind: 'help' };
+    if (arg === '--structured-output') {
+      structuredOutput = true;
+      continue;
+    }
     if (arg === '--version' || arg === '-v') return { kind: 'version' };
     if (arg === '--root') {
       const value = argv[++i];
@@ -64,7 +77,12 @@ export function parseArgs(argv: readonly string[]): ParsedArgs {
       return { kind: 'error', message: `unknown argument "${arg}" (see --help)` };
     }
   }
-  return root === undefined ? { kind: 'run' } : { kind: 'run', root };
+  return { kind: 'run', ...(root !== undefined ? { root } : {}), ...(structuredOutput ? { structuredOutput } : {}) };
+}
+
+/** IMAGEGEN_STRUCTURED_OUTPUT: 1, true, yes or on turn structured output on. */
+export function structuredOutputFrom(env: NodeJS.ProcessEnv, flag = false): boolean {
+  return flag || /^(1|true|yes|on)$/i.test(env.IMAGEGEN_STRUCTURED_OUTPUT?.trim() ?? '');
 }
 
 function positiveNumber(value: string | undefined, fallback: number): number {
@@ -82,7 +100,7 @@ function clockFrom(env: NodeJS.ProcessEnv): () => Date {
   return () => new Date();
 }
 
-export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootFlag?: string): ServerConfig {
+export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootFlag?: string, structuredOutputFlag = false): ServerConfig {
   const configWarnings: string[] = [];
   const transparency = env.IMAGEGEN_TRANSPARENCY ? parseTransparency(env.IMAGEGEN_TRANSPARENCY) : undefined;
   if (env.IMAGEGEN_TRANSPARENCY && !transparency) {
@@ -93,6 +111,7 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootF
   return {
     transparency,
     configWarnings,
+    structuredOutput: structuredOutputFrom(env, structuredOutputFlag),
     rootFlag,
     rootEnv: env.IMAGEGEN_ROOT || undefined,
     cwd,

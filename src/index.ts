@@ -18,7 +18,7 @@ if (parsed.kind === 'error') {
   process.exit(2);
 }
 
-const config = configFromEnvironment(process.env, process.cwd(), parsed.root);
+const config = configFromEnvironment(process.env, process.cwd(), parsed.root, parsed.structuredOutput);
 for (const warning of config.configWarnings ?? []) process.stderr.write(`imagegen-mcp: ${warning}\n`);
 const server = createServer(config);
 

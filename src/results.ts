@@ -111,13 +111,70 @@ export const imageResultShape = {
 export const imageResultSchema = z.object(imageResultShape);
 export type ImageResult = z.infer<typeof imageResultSchema>;
 
-export function errorResult(message: string): CallToolResult {
-  return { content: [{ type: 'text', text: message }], isError: true };
+/**
+ * Failures start with a word no model can misread, since some hosts hand their model no error
+ * flag: `Refused:` when the server refused before anything was spent (arguments, workspace, the
+ * spending cap, a missing key), `Failed:` when the API, the network or the disk did.
+ */
+export function refused(message: string): CallToolResult {
+  return { content: [{ type: 'text', text: `Refused: ${message}` }], isError: true };
+}
+
+export function failed(message: string): CallToolResult {
+  return { content: [{ type: 'text', text: `Failed: ${message}` }], isError: true };
 }
 
 export function problemsResult(problems: readonly Problem[], intro?: string): CallToolResult {
   const body = formatProblems(problems);
-  return errorResult(intro ? `${intro}\n${body}` : body);
+  return refused(intro ? `${intro}\n${body}` : body);
+}
+
+/** The first `max` bytes' worth of a text (UTF-8), cut at a character, with "…" when cut. */
+export function clipText(text: string, maxBytes: number): string {
+  if (Buffer.byteLength(text) <= maxBytes) return text;
+  let cut = text.slice(0, maxBytes);
+  while (Buffer.byteLength(cut) > maxBytes - 3) cut = cut.slice(0, -1);
+  return `${cut}…`;
+}
+
+/** No result is larger than this (JSON-RPC message bytes): clients cut or refuse larger ones. */
+export const MAX_RESULT_BYTES = 1_000_000;
+
+/**
+ * A tool's result as the client gets it. Handlers always put their facts in structuredContent;
+ * by default they are left out (hosts that see structuredContent show their model only its
+ * JSON); with structured output they stay, with the readable text as `summary`.
+ */
+export function forClient(result: CallToolResult, structuredOutput: boolean): CallToolResult {
+  const { structuredContent, ...rest } = result;
+  const out: CallToolResult = rest;
+  if (structuredOutput && structuredContent) {
+    const first = result.content[0];
+    out.structuredContent = { summary: first?.type === 'text' ? first.text : '', ...structuredContent };
+  }
+  return withinSizeCap(out);
+}
+
+const sizeOf = (result: CallToolResult) => Buffer.byteLength(JSON.stringify(result));
+
+/** Drops what can be dropped (structured facts, then the picture, then links) until the result fits. */
+function withinSizeCap(result: CallToolResult): CallToolResult {
+  if (sizeOf(result) <= MAX_RESULT_BYTES) return result;
+  let out: CallToolResult = { ...result };
+  if (out.structuredContent) {
+    const summary = out.structuredContent.summary;
+    out.structuredContent = { ...out.structuredContent, summary, jobs: [], images: [], request: undefined };
+    if (sizeOf(out) > MAX_RESULT_BYTES) delete out.structuredContent;
+  }
+  for (const kind of ['image', 'resource_link'] as const) {
+    if (sizeOf(out) <= MAX_RESULT_BYTES) break;
+    out = { ...out, content: out.content.filter((b) => b.type !== kind) };
+  }
+  const [first, ...others] = out.content;
+  if (sizeOf(out) > MAX_RESULT_BYTES && first?.type === 'text') {
+    out = { ...out, content: [{ type: 'text', text: clipText(first.text, MAX_RESULT_BYTES / 2) }, ...others] };
+  }
+  return out;
 }
 
 export class ResultBuilder {

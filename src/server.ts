@@ -3,29 +3,25 @@
  * connect it in-process and index.ts can put it on stdio.
  */
 import { McpServer } from '@modelcontextprotocol/sdk/server/mcp.js';
-import type { RequestHandlerExtra } from '@modelcontextprotocol/sdk/shared/protocol.js';
 import {
+  CallToolRequestSchema,
+  ErrorCode,
+  ListToolsRequestSchema,
+  McpError,
   RootsListChangedNotificationSchema,
   type CallToolResult,
-  type ServerNotification,
-  type ServerRequest,
 } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_PAGE_SIZE, VERSION, type ServerConfig } from './config.js';
 import { createImageApi, type ImageApi } from './io/openai.js';
 import { chooseWorkspace, rootUrisToPaths, type Workspace } from './io/workspace.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
-import { errorResult } from './results.js';
-import type { LogLevel, ToolContext, ToolDefinition } from './tools/context.js';
-import { editTool } from './tools/edit.js';
-import { generateTool } from './tools/generate.js';
-import { generateBatchTool } from './tools/generate-batch.js';
-import { removeBackgroundTool } from './tools/remove-background.js';
-import { redact } from './core/api-errors.js';
+import { failed, forClient, refused } from './results.js';
+import { argumentProblems, coerceArguments } from './tools/arguments.js';
 
-// Typed loosely on purpose: each tool's own schema types its handler.
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const TOOLS: ToolDefinition<any>[] = [generateTool, editTool, generateBatchTool, removeBackgroundTool];
+import type { LogLevel, ToolContext } from './tools/context.js';
+import { listedTools, TOOLS } from './tools/listing.js';
+import { redact } from './core/api-errors.js';
 
 const ROOTS_TIMEOUT_MS = 5_000;
 
@@ -82,47 +78,50 @@ export function createServer(config: ServerConfig): McpServer {
   registerResources(server, { workspace: getWorkspace, pageSize: config.resourcePageSize ?? DEFAULT_PAGE_SIZE });
   registerPrompts(server);
 
-  for (const tool of TOOLS) {
-    server.registerTool(
-      tool.name,
-      {
-        title: tool.title,
-        description: tool.description,
-        inputSchema: tool.inputSchema,
-        outputSchema: tool.outputSchema,
-        annotations: tool.annotations,
+  const listed = listedTools(config.structuredOutput ?? false);
+  server.server.registerCapabilities({ tools: {} });
+  server.server.setRequestHandler(ListToolsRequestSchema, () => ({ tools: listed }));
+  server.server.setRequestHandler(CallToolRequestSchema, async (request, extra): Promise<CallToolResult> => {
+    const tool = TOOLS.find((t) => t.name === request.params.name);
+    if (!tool) {
+      throw new McpError(ErrorCode.InvalidParams, `There is no tool "${request.params.name}". The tools are: ${TOOLS.map((t) => t.name).join(', ')}.`);
+    }
+    const raw = coerceArguments(tool.inputSchema, request.params.arguments ?? {});
+    const parsed = tool.inputSchema.safeParse(raw);
+    if (!parsed.success) {
+      const problems = argumentProblems(parsed.error, raw);
+      const body = problems.length === 1 ? problems[0]! : `${problems.length} problems with the arguments:\n${problems.map((p) => `- ${p}`).join('\n')}`;
+      return refused(`${body} Nothing was sent.`);
+    }
+    const progressToken = extra._meta?.progressToken;
+    const ctx: ToolContext = {
+      config,
+      get api() {
+        return imageApi();
       },
-      async (args: unknown, extra: RequestHandlerExtra<ServerRequest, ServerNotification>): Promise<CallToolResult> => {
-        const progressToken = extra._meta?.progressToken;
-        const ctx: ToolContext = {
-          config,
-          get api() {
-            return imageApi();
-          },
-          workspace: getWorkspace,
-          signal: extra.signal,
-          log,
-        };
-        if (progressToken !== undefined) {
-          ctx.progress = (progress, total, message) =>
-            extra.sendNotification({
-              method: 'notifications/progress',
-              params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
-            });
-        }
-        try {
-          const result = await tool.handle(args, ctx);
-          // New files changed the gallery: clients that show resources refresh their list.
-          if (!result.isError && result.structuredContent?.dry_run === false) server.sendResourceListChanged();
-          return result;
-        } catch (error) {
-          // The last line of defence: a bug or an unexpected I/O failure is a result, never a crash.
-          const message = error instanceof Error ? error.message : String(error);
-          log('error', `${tool.name} failed unexpectedly: ${message}`);
-          return errorResult(redact(`${tool.name} failed: ${message}`, config.api.apiKey));
-        }
-      },
-    );
-  }
+      workspace: getWorkspace,
+      signal: extra.signal,
+      log,
+    };
+    if (progressToken !== undefined) {
+      ctx.progress = (progress, total, message) =>
+        extra.sendNotification({
+          method: 'notifications/progress',
+          params: { progressToken, progress, ...(total !== undefined ? { total } : {}), ...(message ? { message } : {}) },
+        });
+    }
+    let result: CallToolResult;
+    try {
+      result = await tool.handle(parsed.data, ctx);
+    } catch (error) {
+      // The last line of defence: a bug or an unexpected I/O failure is a result, never a crash.
+      const message = error instanceof Error ? error.message : String(error);
+      log('error', `${tool.name} failed unexpectedly: ${message}`);
+      return failed(redact(`${tool.name} stopped on an unexpected error: ${message}`, config.api.apiKey));
+    }
+    // New files changed the gallery: clients that show resources refresh their list.
+    if (tool.writesFiles && !result.isError && result.structuredContent?.dry_run !== true) server.sendResourceListChanged();
+    return forClient(result, config.structuredOutput ?? false);
+  });
   return server;
 }

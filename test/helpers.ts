@@ -28,6 +28,8 @@ export interface SpawnOptions {
   cwd: string;
   env?: Record<string, string>;
   args?: string[];
+  /** Start with --structured-output (results carry structuredContent; tools declare outputSchema). */
+  structured?: boolean;
 }
 
 export interface ServerHandle {
@@ -48,7 +50,7 @@ export async function spawnServer(options: SpawnOptions): Promise<ServerHandle> 
   };
   const transport = new StdioClientTransport({
     command: process.execPath,
-    args: [SERVER_ENTRY, ...(options.args ?? [])],
+    args: [SERVER_ENTRY, ...(options.structured ? ['--structured-output'] : []), ...(options.args ?? [])],
     cwd: options.cwd,
     env,
     stderr: 'pipe',
@@ -133,6 +135,8 @@ export interface HarnessOptions {
   env?: Record<string, string>;
   /** Runs in the new workspace before the server starts (fixtures). */
   prepare?: (dir: string) => Promise<void>;
+  /** Results carry structuredContent (--structured-output). */
+  structured?: boolean;
 }
 
 /** A fake API, a temp workspace and the built server spawned in it, reaching the fake. */
@@ -140,7 +144,7 @@ export async function startHarness(options: HarnessOptions = {}): Promise<Harnes
   const fake = await startFakeImagesApi(options.fake);
   const ws = await tempWorkspace();
   await options.prepare?.(ws.dir);
-  const server = await spawnServer({ cwd: ws.dir, env: { ...fakeApiEnv(fake), ...options.env } });
+  const server = await spawnServer({ cwd: ws.dir, env: { ...fakeApiEnv(fake), ...options.env }, structured: options.structured ?? false });
   return {
     fake,
     ws,

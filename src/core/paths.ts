@@ -8,6 +8,8 @@ import type { Problem } from './problems.js';
 export type OutputFormat = 'png' | 'jpeg' | 'webp';
 
 export const DEFAULT_OUTPUT_DIR = 'output/imagegen';
+/** Intermediate files (a batch dry run's plan). */
+export const TMP_DIR = 'tmp/imagegen';
 export const DEFAULT_DOWNSCALE_SUFFIX = '-web';
 
 export function extensionFor(format: OutputFormat): string {

@@ -67,13 +67,19 @@ async function encodeUnder(raw: Raw, maxBytes: number): Promise<{ data: Buffer; 
 export interface PreviewLimits {
   maxEdge?: number;
   maxBytes?: number;
+  /** Show transparent areas on a light checkerboard (as contact sheets do) instead of keeping alpha. */
+  checkerboard?: boolean;
 }
 
 /** One preview of one saved image. */
 export async function singlePreview(file: string, limits: PreviewLimits = {}): Promise<Preview> {
   const sharp = await loadSharp();
   const maxEdge = limits.maxEdge ?? PREVIEW_MAX_EDGE;
-  const raw = await rawOf(sharp(file).resize({ width: maxEdge, height: maxEdge, fit: 'inside', withoutEnlargement: true }));
+  let raw = await rawOf(sharp(file).resize({ width: maxEdge, height: maxEdge, fit: 'inside', withoutEnlargement: true }));
+  if (limits.checkerboard && raw.channels === 4) {
+    const board = sharp(checkerboard(raw.width, raw.height), { raw: { width: raw.width, height: raw.height, channels: 3 } });
+    raw = await rawOf(board.composite([{ input: raw.data, raw: { width: raw.width, height: raw.height, channels: 4 } }]).removeAlpha());
+  }
   const encoded = await encodeUnder(raw, limits.maxBytes ?? PREVIEW_MAX_BYTES);
   return { ...encoded, mimeType: 'image/webp', shown: 1, total: 1 };
 }
@@ -203,10 +209,10 @@ export async function contactSheet(files: readonly string[], options: SheetOptio
 }
 
 /** The picture for a call's saved files: none, one preview, or one contact sheet. */
-export async function previewFiles(files: readonly string[], thumbnails?: ThumbnailCache): Promise<Preview | undefined> {
+export async function previewFiles(files: readonly string[], thumbnails?: ThumbnailCache, labels?: readonly string[]): Promise<Preview | undefined> {
   if (files.length === 0) return undefined;
   if (files.length === 1) return singlePreview(files[0]!);
-  return contactSheet(files, thumbnails ? { thumbnails } : {});
+  return contactSheet(files, { ...(thumbnails ? { thumbnails } : {}), ...(labels ? { labels } : {}) });
 }
 
 export function previewBlock(preview: Preview): ImageContent {

@@ -25,6 +25,8 @@ export interface ToolDefinition<Input extends z.ZodObject = z.ZodObject> {
   inputSchema: Input;
   outputSchema: z.ZodObject;
   annotations: ToolAnnotations;
+  /** The tool saves files in the workspace (not on dry runs): the server then announces resources/list_changed. */
+  writesFiles: boolean;
   handle(args: z.infer<Input>, ctx: ToolContext): Promise<CallToolResult>;
 }
 

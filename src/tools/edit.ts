@@ -15,8 +15,8 @@ import { imageResultSchema, problemsResult } from '../results.js';
 import { defineTool } from './context.js';
 import { executeImageRun } from './image-run.js';
 import { prepareRequest, readPrompt } from './prepare.js';
-import { augmentationShape, controlShape, imageOptionsShape, outputShape, promptShape } from './schema.js';
-import { strictArguments } from './strict.js';
+import { augmentationShapeBrief, controlShape, imageOptionsShape, outputShape, promptShape, SAME_RULES } from './schema.js';
+import { strictArguments } from './arguments.js';
 
 const IMAGES_HELP = `give a list of 1 to ${MAX_INPUT_IMAGES} input images (workspace paths, file:// URIs inside the workspace, or data: URLs), e.g. ["photos/room.png"]`;
 
@@ -32,30 +32,16 @@ export const editArguments = strictArguments(
         error: (issue) =>
           `images has ${Array.isArray(issue.input) ? issue.input.length : 'too many'} entries; the Images API takes at most ${MAX_INPUT_IMAGES}. Drop some, or combine references into one image.`,
       })
-      .describe(
-        `Input images in order (the prompt can refer to Image 1, Image 2 ...), 1-${MAX_INPUT_IMAGES}: paths inside the workspace, file:// URIs of earlier outputs, or data: URLs (up to 20 MB). png, jpeg, webp go as they are; gif, tiff, avif, heif are converted to png. At most 50 MB each.`,
-      ),
+      .describe('Paths, file:// links or small data: URLs'),
     ...promptShape,
-    mask: z
-      .string()
-      .optional()
-      .describe('A PNG with an alpha channel, exactly the size of image 1: fully transparent pixels mark the area to edit (the model treats it as guidance).'),
-    mask_from_luminance: z
-      .boolean()
-      .optional()
-      .describe('Treat mask as black-and-white (white = area to edit) and convert it to an alpha mask. Nothing is resized.'),
-    input_fidelity: z
-      .enum(['low', 'high'])
-      .optional()
-      .describe('How closely to keep the input images: gpt-image-1.5 takes low or high, gpt-image-1-mini only low. Not accepted by gpt-image-2 (always high).'),
+    mask: z.string().optional().describe('PNG with alpha, size of image 1; clear = edit'),
+    mask_from_luminance: z.boolean().optional().describe('mask is black-and-white instead (white = edit)'),
+    input_fidelity: z.enum(['low', 'high']).optional(),
     ...imageOptionsShape,
     ...outputShape,
     ...controlShape,
-    ...augmentationShape,
-    input_images: z
-      .string()
-      .optional()
-      .describe('Roles of the input images, e.g. "Image 1: edit target; Image 2: style reference" (an "Input images" line of the prompt).'),
+    ...augmentationShapeBrief,
+    input_images: z.string().optional().describe('Roles, e.g. "Image 1: edit target; Image 2: style"'),
   },
   {
     image: 'image is not an argument of edit: give images, a list of paths (even for one image), e.g. "images": ["photos/room.png"].',
@@ -110,10 +96,9 @@ export const editTool = defineTool({
   name: 'edit',
   title: 'Edit images',
   description:
-    'Change existing images with a prompt using OpenAI GPT Image models (gpt-image-2 by default): 1-16 input images in order (Image 1 is the one edited; ' +
-    'others are references), from workspace paths, file:// URIs of earlier outputs, or data: URLs, with an optional mask (transparent = area to edit). ' +
-    'Saves to output/imagegen/<first-input>-edit.png by default; never overwrites an input or any file without force. ' +
-    'Returns the saved paths, the final prompt and each input. Use dry_run to check a request without spending.',
+    'Change existing images with a prompt (OpenAI GPT Image models): 1-16 inputs, Image 1 edited, others references the prompt can name; optional mask. ' +
+    'Saves output/imagegen/<input>-edit.png by default, never over a file without force. Returns the path, a preview to check, the prompt and the cost. ' +
+    SAME_RULES,
   inputSchema: editArguments,
   outputSchema: imageResultSchema,
   annotations: {
@@ -123,6 +108,7 @@ export const editTool = defineTool({
     idempotentHint: false,
     openWorldHint: true,
   },
+  writesFiles: true,
   async handle(args, ctx) {
     const workspace = await ctx.workspace();
     const problems: Problem[] = [];

@@ -7,7 +7,7 @@
 import { setMaxListeners } from 'node:events';
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { fileURLToPath } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { redact } from '../core/api-errors.js';
@@ -31,61 +31,81 @@ import {
   type PlannedJob,
   type UsageTotals,
 } from '../core/batch.js';
-import { DEFAULT_DOWNSCALE_SUFFIX, downscaledPath } from '../core/paths.js';
+import { DEFAULT_DOWNSCALE_SUFFIX, TMP_DIR, downscaledPath } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
 import { downscale, inspectImage } from '../io/images.js';
 import { ManifestWriter } from '../io/manifest.js';
-import { checkSpendingCap, costFromUsage, formatUsd, projectSpend, roundUsd, spendingCap } from '../core/cost.js';
+import { checkSpendingCap, costFromUsage, projectSpend, spendingCap } from '../core/cost.js';
 import { thumbnailsAhead } from '../core/contact-sheet.js';
 import { parseSize } from '../core/sizes.js';
-import { describePreview, previewBlock, previewFiles, ThumbnailPrefetch } from '../io/preview.js';
+import { previewFiles, ThumbnailPrefetch, type Preview } from '../io/preview.js';
 import { ImageApiError } from '../io/openai.js';
 import { WorkspaceError, type Workspace } from '../io/workspace.js';
-import { errorResult, formatBytes, imageFactsSchema, imageResultShape, problemsResult, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
+import { problemsResult, refused, type ImageFactsOut } from '../results.js';
+import { batchDryRunResult, batchResult, batchResultSchema, collectWarnings } from './batch-report.js';
 import { defineTool, type ToolContext } from './context.js';
-import { dryRunPayload, ENDPOINT_PATHS, estimateRun, MIME_TYPES, performImageRun, plannedFacts, recordHistory, type ImageRun } from './image-run.js';
-import { augmentationShape, controlShape, imageOptionsShape, outputShape } from './schema.js';
-import { strictArguments } from './strict.js';
+import { dryRunPayload, ENDPOINT_PATHS, estimateRun, performImageRun, plannedFacts, recordHistory, type ImageRun } from './image-run.js';
+import { augmentationShapeBrief, controlShape, outputShape, promptFieldsShape, SAME_RULES } from './schema.js';
+import { ALL_QUALITIES } from '../core/models.js';
+import { TRANSPARENCY_STRATEGIES } from '../core/transparency.js';
+import { strictArguments } from './arguments.js';
 
 export const DEFAULT_CONCURRENCY = 5;
 export const MAX_CONCURRENCY = 25;
 const MAX_INPUT_BYTES = 20 * 1024 * 1024;
 
+/** A job's own values, declared so a model sees them (no descriptions: RULES and the tool say it once). */
+const jobOptionsShape = {
+  model: z.string().optional(),
+  n: z.number().int().min(1).max(10).optional(),
+  size: z.string().optional(),
+  quality: z.enum(ALL_QUALITIES).optional(),
+  background: z.enum(['transparent', 'opaque', 'auto']).optional(),
+  transparency: z.enum(TRANSPARENCY_STRATEGIES).optional(),
+  key_color: z.string().optional(),
+  output_format: z.enum(['png', 'jpeg', 'jpg', 'webp']).optional(),
+  output_compression: z.number().int().min(0).max(100).optional(),
+  moderation: z.enum(['auto', 'low']).optional(),
+  use_case: z.string().optional(),
+  ...promptFieldsShape,
+};
+
 /**
- * A job's values as JSON allows them; the core checks each key and type and names the job. Spelt
- * so the JSON Schema has one `type` per anyOf branch (zod writes a bare primitive union as a type
- * array, which single-type schema dialects reject).
+ * Batch-level defaults: the job options again, as plain text where a job declares an enum (the
+ * values are listed once, in the job object; the normaliser checks them with the same messages).
  */
-const primitives = () => [z.string().describe('text'), z.number(), z.boolean(), z.null()] as const;
-const jobValue = z.union([...primitives(), z.record(z.string(), z.union(primitives()))]);
-const jobSchema = z.union([z.string(), z.record(z.string(), jobValue)]);
+const batchDefaultsShape = {
+  ...jobOptionsShape,
+  quality: z.string().optional(),
+  background: z.string().optional(),
+  transparency: z.string().optional(),
+  output_format: z.string().optional(),
+  moderation: z.string().optional(),
+};
+
+/** Unknown keys pass here and are refused by the job reader, with a hint for each (core/batch.ts). */
+const jobObject = z.looseObject({
+  prompt: z.string(),
+  out: z.string().optional().describe('File name inside out_dir'),
+  ...jobOptionsShape,
+  fields: z.record(z.string(), z.string()).optional(),
+});
 
 export const generateBatchArguments = strictArguments(
   'generate_batch',
   {
-    jobs: z
-      .array(jobSchema)
-      .optional()
-      .describe(
-        'The jobs, one distinct image request each: a prompt string, or an object with "prompt" and optional "out" (a file name inside out_dir), model, n, size, quality, background, output_format, output_compression, moderation and prompt fields (flat, or under "fields"). At most 500. Give this or input.',
-      ),
-    input: z
-      .string()
-      .optional()
-      .describe('A JSONL file inside the workspace, one job per line (an object as in jobs, or a prompt); blank and # lines are skipped. Give this or jobs.'),
-    out_dir: z.string().describe('Folder for every image of the batch and its manifest.json, relative to the workspace root. Required.'),
-    concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional().describe('Requests in flight at once, 1-25 (default 5).'),
-    fail_fast: z.boolean().optional().describe('Stop at the first failed job: abort the requests in flight and start no new job (default: the other jobs go on).'),
-    resume: z
-      .boolean()
-      .optional()
-      .describe('Finish an earlier batch in out_dir: jobs whose files exist and decode are skipped, the rest run (failed and cancelled ones included).'),
-    ...imageOptionsShape,
-    force: outputShape.force.describe('Replace existing files. Without it (and without resume) a batch whose files already exist is refused.'),
+    jobs: z.array(z.union([z.string(), jobObject])).optional().describe('Prompts, or job objects; give this or input'),
+    input: z.string().optional().describe('JSONL file in the workspace, one job per line'),
+    out_dir: z.string().describe('Folder for the images and manifest.json'),
+    concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional().describe('Default 5'),
+    fail_fast: z.boolean().optional(),
+    resume: z.boolean().optional().describe('Skip finished jobs of a batch in out_dir'),
+    ...batchDefaultsShape,
+    force: z.boolean().optional().describe('Replace existing files'),
     downscale_max_dim: outputShape.downscale_max_dim,
     downscale_suffix: outputShape.downscale_suffix,
     ...controlShape,
-    ...augmentationShape,
+    augment: augmentationShapeBrief.augment,
   },
   {
     prompt: 'generate_batch takes its prompts per job: jobs: ["a red fox", {"prompt": "a blue bird", "out": "bird.png"}], or input (a JSONL file).',
@@ -100,59 +120,8 @@ export const generateBatchArguments = strictArguments(
 
 export type GenerateBatchArguments = z.infer<typeof generateBatchArguments>;
 
-const STATUSES = ['done', 'failed', 'skipped', 'cancelled', 'planned'] as const;
-type ResultStatus = (typeof STATUSES)[number];
-
-const jobResultSchema = z.object({
-  number: z.number().int().describe('1-based position in the batch'),
-  line: z.number().int().optional().describe('Line in the input file'),
-  label: z.string().describe("The job's out, or the start of its prompt"),
-  status: z.enum(STATUSES).describe('planned: dry runs only; skipped: already done (resume)'),
-  model: z.string(),
-  routing_note: z.string().optional(),
-  prompt: z.string().describe('The final prompt sent (or that would be sent)'),
-  images: z.array(imageFactsSchema),
-  error: z.string().optional(),
-  attempts: z.number().int(),
-  usage: usageSchema.optional(),
-  request: imageResultShape.request,
-});
-
-export const batchResultSchema = z.object({
-  dry_run: z.boolean(),
-  out_dir: z.string(),
-  manifest: z.string().optional().describe('The manifest (not written by dry runs)'),
-  summary: z.object({
-    jobs: z.number().int(),
-    done: z.number().int(),
-    failed: z.number().int(),
-    skipped: z.number().int(),
-    cancelled: z.number().int(),
-  }),
-  jobs: z.array(jobResultSchema),
-  warnings: z.array(z.string()),
-  usage: usageSchema.optional(),
-  cost_usd: z.number().optional().describe("The finished jobs' cost, from the API's usage"),
-  estimated_cost_usd: z.number().optional().describe('Dry runs: the whole batch, where every job has a published figure'),
-});
-
-interface JobResult {
-  number: number;
-  line?: number;
-  label: string;
-  status: ResultStatus;
-  model: string;
-  routing_note?: string;
-  prompt: string;
-  images: ImageFactsOut[];
-  error?: string;
-  attempts: number;
-  usage?: Record<string, unknown>;
-  request?: { endpoint: string; payload: ReturnType<typeof dryRunPayload> };
-}
-
 /** A planned job with its confined paths and what this call does with it. */
-interface BatchJob {
+export interface BatchJob {
   plan: PlannedJob;
   /** Absolute, confined targets, one per planned file. */
   targets: string[];
@@ -380,94 +349,8 @@ function refusal(problems: Problem[]): CallToolResult {
   const count = problems.length;
   return problemsResult(
     problems,
-    `Nothing was sent: the batch has ${count} problem${count === 1 ? '' : 's'}. Fix ${count === 1 ? 'it' : 'them all'} and call again (no job runs until every job is valid):`,
+    `the batch has ${count} problem${count === 1 ? '' : 's'}, so nothing was sent. Fix ${count === 1 ? 'it' : 'them all'} and call again (no job runs until every job is valid):`,
   );
-}
-
-/** Warnings shared by many jobs are said once, with the jobs they concern. */
-function collectWarnings(jobs: BatchJob[], extra: string[]): string[] {
-  const byText = new Map<string, number[]>();
-  for (const job of jobs) {
-    for (const w of job.run.warnings) {
-      const numbers = byText.get(w) ?? [];
-      if (!numbers.includes(job.plan.number)) numbers.push(job.plan.number);
-      byText.set(w, numbers);
-    }
-  }
-  const all = [...byText].map(([text, numbers]) =>
-    numbers.length === jobs.length && jobs.length > 1 ? text : `${numbers.length === 1 ? 'job' : 'jobs'} ${numbers.join(', ')}: ${text}`,
-  );
-  return [...all, ...extra];
-}
-
-function jobResult(job: BatchJob, status: ResultStatus): JobResult {
-  const { plan } = job;
-  const options = plan.request.options;
-  const result: JobResult = {
-    number: plan.number,
-    label: plan.label,
-    status,
-    model: options.model,
-    prompt: plan.request.prompt,
-    images: job.images,
-    attempts: job.attempts,
-  };
-  if (plan.line !== undefined) result.line = plan.line;
-  if (options.routingNote) result.routing_note = options.routingNote;
-  if (job.error !== undefined) result.error = job.error;
-  if (job.usage) result.usage = job.usage;
-  return result;
-}
-
-function describeImages(images: ImageFactsOut[]): string {
-  return images
-    .map((i) => `${i.path}${i.width ? ` (${i.width}x${i.height} ${i.format}${i.bytes ? `, ${formatBytes(i.bytes)}` : ''})` : ''}`)
-    .join(', ');
-}
-
-function dryRunResult(jobs: BatchJob[], args: GenerateBatchArguments, workspace: Workspace): CallToolResult {
-  const results: JobResult[] = jobs.map((job) => {
-    const result = jobResult(job, job.skip ? 'skipped' : 'planned');
-    result.images = job.skip ? [...job.kept.values()] : [...job.kept.values(), ...plannedFacts(job.run, workspace)];
-    if (!job.skip) result.request = { endpoint: ENDPOINT_PATHS.generations, payload: dryRunPayload(job.run) };
-    return result;
-  });
-  const skipped = results.filter((r) => r.status === 'skipped').length;
-  const summary: BatchSummary = { jobs: jobs.length, done: 0, failed: 0, skipped, cancelled: 0 };
-  const warnings = collectWarnings(jobs, []);
-  const out = new ResultBuilder();
-  out.line(
-    `Dry run: nothing was sent. ${jobs.length - skipped} of ${jobs.length} jobs would run (one POST ${ENDPOINT_PATHS.generations} each)${
-      skipped ? `; ${skipped} already done would be skipped` : ''
-    }. Up to ${args.concurrency ?? DEFAULT_CONCURRENCY} at a time; manifest ${path.join(args.out_dir, MANIFEST_NAME)}.`,
-  );
-  for (const r of results) {
-    const job = jobs[r.number - 1]!;
-    const o = job.run.request.options;
-    if (r.status === 'skipped') {
-      out.line(`- ${jobName(r)} skipped (already done): ${describeImages(r.images)}`);
-    } else {
-      const prompt = r.prompt.replace(/\s+/g, ' ');
-      out.line(
-        `- ${jobName(r)}: ${o.model} ${o.size} ${o.quality} ${o.outputFormat}${o.n > 1 ? ` n=${o.n}` : ''} → ${plannedFacts(job.run, workspace)
-          .map((f) => f.path)
-          .join(', ')}; prompt: "${prompt.length > 120 ? `${prompt.slice(0, 119)}…` : prompt}"`,
-      );
-    }
-  }
-  out.line('Every payload is in structuredContent (jobs[].request).');
-  const estimates = jobs.filter((j) => !j.skip).map((j) => estimateRun(j.run));
-  const unpriced = estimates.filter((e) => e.usd === undefined).length;
-  const estimated = unpriced === 0 ? roundUsd(estimates.reduce((sum, e) => sum + (e.usd ?? 0), 0)) : undefined;
-  out.line(
-    estimated !== undefined
-      ? `Estimated cost: ${formatUsd(estimated)} (published output-token counts × price).`
-      : `No cost estimate: ${unpriced} of ${estimates.length} jobs have no published figure (e.g. gpt-image-2's flexible sizes); the real cost comes from usage after the calls.`,
-  );
-  for (const w of warnings) out.line(`Warning: ${w}`);
-  const structured: Record<string, unknown> = { dry_run: true, out_dir: args.out_dir, summary, jobs: results, warnings };
-  if (estimated !== undefined) structured.estimated_cost_usd = estimated;
-  return out.build(structured);
 }
 
 /** For resumed images: their downscaled copies, made locally when missing. */
@@ -663,7 +546,62 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
   manifest.write();
   await manifest.flush();
   if (manifest.error) extraWarnings.push(`The manifest could not be written (${manifest.error.message}); the images are saved all the same.`);
-  return await batchResult(jobs, args, workspace, manifestFile, usage, extraWarnings, sheet?.prefetch);
+  const warnings = collectWarnings(jobs, extraWarnings);
+  const preview = await batchPreview(jobs, args, workspace, sheet?.prefetch).catch((error: unknown) => {
+    warnings.push(`No preview could be made (the saved files are fine): ${error instanceof Error ? error.message : String(error)}`);
+    return undefined;
+  });
+  return batchResult({ jobs, manifestFile, usage, warnings, preview }, workspace);
+}
+
+/** One contact sheet of the images this call made, each tile numbered with its job; never a full-size image. */
+async function batchPreview(jobs: BatchJob[], args: GenerateBatchArguments, workspace: Workspace, prefetch?: ThumbnailPrefetch): Promise<Preview | undefined> {
+  if (args.preview === false) return undefined;
+  const made = jobs.filter((j) => j.status === 'done').flatMap((j) => j.images.map((i) => ({ file: path.resolve(workspace.root, i.path), label: String(j.plan.number) })));
+  if (made.length === 0) return undefined;
+  await prefetch?.settled();
+  return previewFiles(
+    made.map((m) => m.file),
+    prefetch?.cache,
+    made.map((m) => m.label),
+  );
+}
+
+/** Where a dry run's whole plan goes: one file per out_dir, replaced by the next dry run of it. */
+function planFileFor(outDir: string): string {
+  const slug = outDir.replace(/[^A-Za-z0-9]+/g, '-').replace(/^-+|-+$/g, '').slice(-80) || 'batch';
+  return path.join(TMP_DIR, `batch-plan-${slug}.json`);
+}
+
+/** The dry run: every job's exact request and files written to the plan file, a summary returned. */
+async function dryRunBatch(jobs: BatchJob[], args: GenerateBatchArguments, workspace: Workspace): Promise<CallToolResult> {
+  const estimates = jobs.filter((j) => !j.skip).map((j) => estimateRun(j.run));
+  const plan = {
+    dry_run: true,
+    out_dir: args.out_dir,
+    manifest: path.join(args.out_dir, MANIFEST_NAME),
+    concurrency: args.concurrency ?? DEFAULT_CONCURRENCY,
+    jobs: jobs.map((job) => ({
+      number: job.plan.number,
+      ...(job.plan.line !== undefined ? { line: job.plan.line } : {}),
+      label: job.plan.label,
+      status: job.skip ? 'skipped' : 'planned',
+      model: job.run.request.options.model,
+      ...(job.run.request.options.routingNote ? { routing_note: job.run.request.options.routingNote } : {}),
+      files: job.skip ? [...job.kept.values()].map((f) => f.path) : [...job.kept.values(), ...plannedFacts(job.run, workspace)].map((f) => f.path),
+      ...(job.skip ? {} : { request: { endpoint: ENDPOINT_PATHS.generations, payload: dryRunPayload(job.run) } }),
+      ...(job.run.warnings.length ? { warnings: job.run.warnings } : {}),
+    })),
+  };
+  let planFile: string | undefined;
+  let planError: string | undefined;
+  try {
+    const target = await workspace.resolveOutput(planFileFor(args.out_dir), 'plan');
+    planFile = (await workspace.saveFile(target, Buffer.from(`${JSON.stringify(plan, null, 2)}\n`), { force: true })).path;
+  } catch (error) {
+    planError = error instanceof Error ? error.message : String(error);
+  }
+  return batchDryRunResult({ jobs, outDir: args.out_dir, concurrency: plan.concurrency, estimates, planFile, planError }, workspace);
 }
 
 /**
@@ -688,83 +626,14 @@ function planSheetPrefetch(runnable: BatchJob[], workspace: Workspace): { prefet
   };
 }
 
-async function batchResult(
-  jobs: BatchJob[],
-  args: GenerateBatchArguments,
-  workspace: Workspace,
-  manifestFile: string,
-  usage: UsageTotals,
-  extraWarnings: string[],
-  prefetch?: ThumbnailPrefetch,
-): Promise<CallToolResult> {
-  const summary = summarise(jobs.length, jobs.map((j) => j.status));
-  const results = jobs.map((job) => jobResult(job, job.status ?? 'cancelled'));
-  const warnings = collectWarnings(jobs, extraWarnings);
-  const failed = batchFailed(summary);
-  const out = new ResultBuilder();
-  const counts = `${summary.done} done, ${summary.failed} failed, ${summary.skipped} skipped, ${summary.cancelled} cancelled`;
-  out.line(
-    failed
-      ? `The batch made no image: ${counts} (of ${summary.jobs} jobs).`
-      : `Batch of ${summary.jobs} job${summary.jobs === 1 ? '' : 's'}: ${counts}. Images in ${workspace.relative(path.dirname(manifestFile))}/.`,
-  );
-  for (const r of results) {
-    if (r.status === 'done') out.line(`- ${jobName(r)} done: ${describeImages(r.images)}`);
-    else if (r.status === 'skipped') out.line(`- ${jobName(r)} skipped (already done): ${describeImages(r.images)}`);
-    else out.line(`- ${jobName(r)} ${r.status}: ${r.error ?? ''}`);
-  }
-  out.line(`Manifest: ${workspace.relative(manifestFile)}`);
-  if (summary.failed + summary.cancelled > 0) {
-    out.line('To run the failed and cancelled jobs again, repeat the call with resume: true (finished jobs are skipped).');
-  }
-  const hasUsage = Object.keys(usage).length > 0;
-  if (typeof usage.total_tokens === 'number') {
-    out.line(`Usage: ${usage.total_tokens.toLocaleString('en-US')} tokens (input ${Number(usage.input_tokens ?? 0).toLocaleString('en-US')}, output ${Number(usage.output_tokens ?? 0).toLocaleString('en-US')}).`);
-  }
-  const costs = jobs.map((j) => j.costUsd).filter((c): c is number => c !== undefined);
-  const costUsd = costs.length > 0 ? roundUsd(costs.reduce((a, b) => a + b, 0)) : undefined;
-  if (costUsd !== undefined) out.line(`Cost: ${formatUsd(costUsd)} (from the API's usage${costs.length < summary.done ? `; ${summary.done - costs.length} job(s) had no price` : ''}).`);
-  // One numbered contact sheet of the images made by this call, never a full-size image.
-  const made = jobs.filter((j) => j.status === 'done').flatMap((j) => j.images.map((i) => path.resolve(workspace.root, i.path)));
-  await prefetch?.settled();
-  const preview =
-    args.preview === false || made.length === 0
-      ? undefined
-      : await previewFiles(made, prefetch?.cache).catch((error: unknown) => {
-          warnings.push(`No preview could be made (the saved files are fine): ${error instanceof Error ? error.message : String(error)}`);
-          return undefined;
-        });
-  if (preview) out.line(describePreview(preview));
-  for (const w of warnings) out.line(`Warning: ${w}`);
-  if (preview) out.block(previewBlock(preview));
-  for (const job of jobs) {
-    for (const file of job.links) {
-      const format = job.images[0]?.format ?? job.plan.request.options.outputFormat;
-      out.block({ type: 'resource_link', uri: pathToFileURL(file).href, name: workspace.relative(file), mimeType: MIME_TYPES[format] ?? 'application/octet-stream' });
-    }
-  }
-  const structured: Record<string, unknown> = {
-    dry_run: false,
-    out_dir: workspace.relative(path.dirname(manifestFile)),
-    manifest: workspace.relative(manifestFile),
-    summary,
-    jobs: results,
-    warnings,
-  };
-  if (hasUsage) structured.usage = usage;
-  if (costUsd !== undefined) structured.cost_usd = costUsd;
-  const result = out.build(structured);
-  if (failed) result.isError = true;
-  return result;
-}
-
 export const generateBatchTool = defineTool({
   name: 'generate_batch',
   title: 'Generate a batch of images',
   description:
-    "Make many distinct images in one call (a game's sprites, a site's illustrations): up to 500 jobs, each a prompt with optional overrides, run concurrently with retries. " +
-    'Every job is checked before anything is sent; each image is saved in out_dir as its job finishes, with a manifest.json; resume: true finishes an interrupted batch without redoing finished jobs. ' +
-    'Batch-level options are defaults for every job. Use dry_run to see every request and path without spending.',
+    "Make many distinct images in one call (a game's sprites, a site's illustrations): up to 500 jobs, each a prompt or an object with its own options; " +
+    'batch options are defaults. All jobs are checked before anything is sent; images go to out_dir (NNN-<slug>.png) as jobs finish, with manifest.json; ' +
+    'resume finishes an interrupted batch. Returns counts, failures, files and a contact sheet. ' +
+    SAME_RULES,
   inputSchema: generateBatchArguments,
   outputSchema: batchResultSchema,
   annotations: {
@@ -774,6 +643,7 @@ export const generateBatchTool = defineTool({
     idempotentHint: false,
     openWorldHint: true,
   },
+  writesFiles: true,
   async handle(args, ctx) {
     const workspace = await ctx.workspace();
     const outDir = outDirPath(args.out_dir);
@@ -795,7 +665,7 @@ export const generateBatchTool = defineTool({
     const prepared = await prepareJobs(plan.jobs, args, workspace);
     if (!prepared.ok) return refusal(prepared.problems);
     const { jobs, manifest } = prepared.value;
-    if (args.dry_run) return dryRunResult(jobs, args, workspace);
+    if (args.dry_run) return dryRunBatch(jobs, args, workspace);
     if (jobs.some((j) => !j.skip) && !ctx.config.api.apiKey) {
       return problemsResult([
         {
@@ -806,7 +676,7 @@ export const generateBatchTool = defineTool({
       ]);
     }
     const overCap = batchSpendingRefusal(jobs, args, ctx);
-    if (overCap) return errorResult(overCap);
+    if (overCap) return refused(overCap);
     return runBatch(jobs, manifest, args, ctx, workspace);
   },
 });

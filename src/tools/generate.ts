@@ -4,8 +4,8 @@ import { imageResultSchema, problemsResult } from '../results.js';
 import { defineTool } from './context.js';
 import { executeImageRun } from './image-run.js';
 import { prepareRequest, readPrompt } from './prepare.js';
-import { augmentationShape, controlShape, imageOptionsShape, outputShape, promptShape } from './schema.js';
-import { strictArguments } from './strict.js';
+import { augmentationShape, controlShape, imageOptionsShape, outputShape, promptShape, RULES } from './schema.js';
+import { strictArguments } from './arguments.js';
 
 const EDIT_ONLY =
   'belongs to the edit tool (it changes existing images): call edit with images, or drop it to generate a new image.';
@@ -34,9 +34,9 @@ export const generateTool = defineTool({
   name: 'generate',
   title: 'Generate images',
   description:
-    'Make new images from a prompt with OpenAI GPT Image models (gpt-image-2 by default) and save them in the workspace (default output/imagegen/). ' +
-    'Optional fields (use_case, subject, style, text ...) turn the prompt into a labelled spec. ' +
-    'Returns the saved paths, the final prompt and the model used. Use dry_run to check a request without spending.',
+    'Make new images from a prompt (OpenAI GPT Image models) and save them in the workspace (default output/imagegen/output.png, never over a file ' +
+    'without force). Returns the path, a preview to check, the prompt and the cost. ' +
+    RULES,
   inputSchema: generateArguments,
   outputSchema: imageResultSchema,
   annotations: {
@@ -46,6 +46,7 @@ export const generateTool = defineTool({
     idempotentHint: false,
     openWorldHint: true,
   },
+  writesFiles: true,
   async handle(args, ctx) {
     const workspace = await ctx.workspace();
     const prompt = await readPrompt(args, workspace);

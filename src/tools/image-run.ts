@@ -16,8 +16,9 @@ import { ImageApiError, type Endpoint, type ImageApi, type UploadFile, type Usag
 import { LocalWriteError } from '../io/receive.js';
 import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
 import type { SavedFile, Workspace } from '../io/workspace.js';
-import { cleanUsage, errorResult, formatBytes, type DryRunPayload, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
+import { cleanUsage, failed, formatBytes, refused, type DryRunPayload, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
 import type { ToolContext } from './context.js';
+import { fileLine, PROMPT_KEPT_IN_HISTORY, reportText } from './report.js';
 import {
   describeAlpha,
   fallbackFailurePrefix,
@@ -160,22 +161,38 @@ function dryRunResult(run: ImageRun, workspace: Workspace, ctx: ToolContext): Ca
     structured.cost_note = `No estimate: ${estimate.reason}. The real cost is reported from the API's usage after the call.`;
   }
   const refusal = spendingRefusal(run, ctx, estimate);
-  const out = new ResultBuilder();
-  if (run.request.options.routingNote) out.line(run.request.options.routingNote);
-  const strategy = strategyLine(run.request.options);
-  if (strategy) out.line(strategy);
-  out.line(`Dry run: nothing was sent. POST ${ENDPOINT_PATHS[run.endpoint]} with model ${run.request.options.model}.`);
-  out.line(`Would save: ${images.map((i) => i.path + (i.web_path ? ` (+ ${i.web_path})` : '')).join(', ')}`);
-  for (const note of run.notes ?? []) out.line(note);
-  out.line(`Payload: ${JSON.stringify(payload)}`);
-  out.line(
+  const { prompt: _prompt, image: _images, mask: _mask, ...params } = payload;
+  const head = [
+    `Dry run: nothing was sent or saved. It would POST ${ENDPOINT_PATHS[run.endpoint]} to ${run.request.options.model} and save ${images
+      .map((i) => i.path + (i.web_path ? ` (+ ${i.web_path})` : ''))
+      .join(', ')}.`,
+    ...whyLines(run.request.options),
+    ...(run.notes ?? []),
+    `Parameters: ${JSON.stringify(params)}`,
+  ];
+  const tail = [
     estimate.usd !== undefined
       ? `Estimated cost: ${formatUsd(estimate.usd)} (${structured.cost_note}).`
       : `Estimated cost: none (${estimate.reason}); the real cost is reported from the API's usage after the call.`,
-  );
-  if (refusal) out.line(`Without dry_run this call would be refused: ${refusal}`);
-  for (const w of run.warnings) out.line(`Warning: ${w}`);
-  return out.build(structured);
+  ];
+  const text = reportText({
+    head,
+    prompt: run.request.prompt,
+    promptKeptIn: 'the prompt and fields you gave',
+    tail,
+    warnings: run.warnings,
+    next: refusal ? `without dry_run this call would be refused: ${refusal}` : 'call again without dry_run to make it.',
+  });
+  return new ResultBuilder().line(text).build(structured);
+}
+
+/** The sentences saying why this model (or this way of making alpha) was used, when it differs from what was asked. */
+function whyLines(options: ResolvedRequest['options']): string[] {
+  const lines: string[] = [];
+  if (options.routingNote) lines.push(options.routingNote);
+  const strategy = strategyLine(options);
+  if (strategy) lines.push(strategy);
+  return lines;
 }
 
 export interface SavedImage {
@@ -297,12 +314,12 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
   const workspace = await ctx.workspace();
   if (run.dryRun) return dryRunResult(run, workspace, ctx);
   if (!ctx.config.api.apiKey) {
-    return errorResult(
+    return refused(
       'OPENAI_API_KEY is not set, so no image can be made. Add it to the env of this server in your MCP client config (Codex also needs env_vars = ["OPENAI_API_KEY"]), or use dry_run to check the request without a key.',
     );
   }
   const refusal = spendingRefusal(run, ctx);
-  if (refusal) return errorResult(refusal);
+  if (refusal) return refused(refusal);
   let options = run.request.options;
   const stopHeartbeat = startHeartbeat(ctx, options.model);
   const perform = (current: ImageRun) =>
@@ -326,7 +343,7 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
       options = run.request.options;
       const fallbackRefusal = spendingRefusal(run, ctx);
       if (fallbackRefusal) {
-        return errorResult(`${TRANSPARENT_TARGET} is not available to this key (404, model not found), so the request would be redone with transparency "chroma_key" on ${options.model}, but: ${fallbackRefusal}`);
+        return refused(`${TRANSPARENT_TARGET} is not available to this key (404, model not found), so the request would be redone with transparency "chroma_key" on ${options.model}, but: ${fallbackRefusal}`);
       }
       fellBack = true;
       answer = await perform(run);
@@ -335,9 +352,9 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
     if (error instanceof ImageApiError) {
       ctx.log('error', `${run.endpoint} ${options.model} failed after ${error.attempts} attempt(s): ${error.failure.kind} ${error.failure.status ?? ''}`);
       const why = fellBack ? fallbackFailurePrefix(options) : '';
-      return errorResult(why + error.message + nativeRefusalHint(options, error.failure));
+      return failed(why + error.message + nativeRefusalHint(options, error.failure));
     }
-    if (error instanceof LocalWriteError) return errorResult(`${error.message}. Check the disk and the output folder's permissions, then try again.`);
+    if (error instanceof LocalWriteError) return failed(`${error.message}. Check the disk and the output folder's permissions, then try again.`);
     throw error;
   } finally {
     stopHeartbeat();
@@ -374,22 +391,19 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
         }),
   ]);
 
-  const out = new ResultBuilder();
-  if (options.routingNote) out.line(options.routingNote);
-  const strategy = strategyLine(options);
-  if (strategy) out.line(strategy);
-  out.line(`Saved ${images.length} image${images.length === 1 ? '' : 's'} with ${options.model}:`);
-  images.forEach((image, i) => {
-    const bullet = images.length === 1 ? '-' : `${i + 1}.`;
-    out.line(
-      `${bullet} ${image.path} (${image.width}x${image.height} ${image.format}, ${formatBytes(image.bytes ?? 0)})${image.web_path ? `, web copy ${image.web_path}` : ''}${image.alpha ? `: ${describeAlpha(image.alpha)}` : ''}`,
-    );
-  });
-  for (const note of run.notes ?? []) out.line(note);
-  out.line(`Prompt: ${run.request.prompt}`);
-  out.line(cost.usd !== undefined ? `Cost: ${formatUsd(cost.usd)} (${cost.basis}).` : `Cost: unknown (${cost.reason}).`);
-  if (preview) out.line(describePreview(preview));
-  for (const w of run.warnings) out.line(`Warning: ${w}`);
+  const saidPaths = images.map((image) => image.path);
+  const head =
+    images.length === 1
+      ? [`Saved ${fileLine(images[0]!, images[0]!.alpha ? describeAlpha(images[0]!.alpha) : undefined)} with ${options.model}.`]
+      : [
+          `Saved ${images.length} images with ${options.model}:`,
+          ...images.map((image, i) => `${i + 1}. ${fileLine(image, image.alpha ? describeAlpha(image.alpha) : undefined)}`),
+        ];
+  head.push(...whyLines(options), ...(run.notes ?? []));
+  const tail = [cost.usd !== undefined ? `Cost: ${formatUsd(cost.usd)} (${cost.basis}).` : `Cost: unknown (${cost.reason}).`];
+  if (preview) tail.push(describePreview(preview));
+  const text = reportText({ head, prompt: run.request.prompt, promptKeptIn: PROMPT_KEPT_IN_HISTORY, tail, warnings: run.warnings, next: nextStep(saidPaths, preview !== undefined) });
+  const out = new ResultBuilder().line(text);
   if (preview) out.block(previewBlock(preview));
   for (const { facts, files } of saved) {
     for (const file of files) {
@@ -402,6 +416,12 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
     }
   }
   return out.build(structured);
+}
+
+/** What an agent does after an image is made: look at it, then change it or keep it. */
+function nextStep(paths: readonly string[], previewShown: boolean): string {
+  const look = previewShown ? (paths.length === 1 ? 'check the preview' : 'compare the numbered previews') : `open ${paths.length === 1 ? 'the file' : 'the files'} to check ${paths.length === 1 ? 'it' : 'them'}`;
+  return `${look}; to change one, call edit with images ["${paths[0]}"] and say what to change (files are never overwritten).`;
 }
 
 function messageOf(error: unknown): string {

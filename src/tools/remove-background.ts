@@ -11,31 +11,26 @@ import { parseHexColor } from '../core/chroma-key.js';
 import { planOutputPaths } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
 import { cutoutPath, isWeakKeyColor, normaliseKeyColor } from '../core/transparency.js';
-import { alphaFacts, cutOut, type CutoutFormat } from '../io/cutout.js';
+import { alphaFacts, cutOut, type Cutout, type CutoutFormat } from '../io/cutout.js';
+import { previewBlock, singlePreview } from '../io/preview.js';
 import { WorkspaceError } from '../io/workspace.js';
-import { errorResult, formatBytes, problemsResult, ResultBuilder } from '../results.js';
+import { formatBytes, problemsResult, refused, ResultBuilder } from '../results.js';
 import { defineTool } from './context.js';
 import { MIME_TYPES } from './image-run.js';
-import { strictArguments } from './strict.js';
+import { strictArguments } from './arguments.js';
 
 /** The same cap as edit inputs: larger files are not what this tool is for. */
 const MAX_INPUT_BYTES = 50 * 1024 * 1024;
 const MAX_EDGE_PX = 20;
 
 export const removeBackgroundArguments = strictArguments('remove_background', {
-  image: z.string().describe('The image whose flat background to remove: a path inside the workspace (or a file:// URI).'),
-  key_color: z
-    .string()
-    .optional()
-    .describe('The background colour, hex (e.g. #00ff00). Default: the median colour of the image border.'),
-  out: z
-    .string()
-    .optional()
-    .describe('Output file, relative to the workspace root (default <name>-cutout.png beside the input). .webp writes webp.'),
-  output_format: z.enum(['png', 'webp']).optional().describe('png (default) or webp (default: from out\'s extension).'),
-  force: z.boolean().optional().describe('Overwrite an existing file. Without it a versioned sibling (name-cutout-v2.png) is written.'),
-  contract: z.number().int().min(0).max(MAX_EDGE_PX).optional().describe('Shrink the edge inwards by this many px (removes a leftover fringe). Default 0.'),
-  feather: z.number().int().min(0).max(MAX_EDGE_PX).optional().describe('Soften the edge inwards over this many px. Default 0.'),
+  image: z.string().describe('Workspace path or file:// link'),
+  key_color: z.string().optional().describe('Hex; default: the border colour'),
+  out: z.string().optional().describe('Default <name>-cutout.png beside the input'),
+  output_format: z.enum(['png', 'webp']).optional(),
+  force: z.boolean().optional().describe('Overwrite (else a -v2 sibling)'),
+  contract: z.number().int().min(0).max(MAX_EDGE_PX).optional().describe('Shrink the edge by px'),
+  feather: z.number().int().min(0).max(MAX_EDGE_PX).optional().describe('Soften the edge by px'),
 });
 
 export type RemoveBackgroundArguments = z.infer<typeof removeBackgroundArguments>;
@@ -59,6 +54,22 @@ export type RemoveBackgroundResult = z.infer<typeof removeBackgroundResultSchema
 
 const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
 
+/** Why nothing was cut out: a border too grey to be a key, or too little matching it. */
+function notKeyedReason(name: string, cutout: Cutout, key: string | undefined): string {
+  const shares = `${percent(cutout.transparentShare)} of the pixels and ${percent(cutout.borderTransparentShare)} of the border match it`;
+  if (!key && isWeakKeyColor(cutout.keyColor)) {
+    return (
+      `Nothing was written: the border of ${name} is ${cutout.keyColor}, too grey to be a key colour (white, black and greys also appear in subjects, ` +
+      `so keying them would eat into the subject). If the background really is that colour, give key_color: "${cutout.keyColor}"; ` +
+      'otherwise this is not a flat-background image (photos need a real background remover).'
+    );
+  }
+  return (
+    `Nothing was written: too little of ${name} matches the ${key ? 'key colour' : "border's colour"} ${cutout.keyColor} (${shares}), ` +
+    `so it does not look like a flat-background image. ${key ? 'Check key_color against the actual background colour.' : 'Give key_color the background colour, or use an image with a flat, solid background.'}`
+  );
+}
+
 function formatOf(args: RemoveBackgroundArguments): CutoutFormat {
   if (args.output_format) return args.output_format;
   return args.out !== undefined && path.extname(args.out).toLowerCase() === '.webp' ? 'webp' : 'png';
@@ -68,10 +79,8 @@ export const removeBackgroundTool = defineTool({
   name: 'remove_background',
   title: 'Remove a flat background',
   description:
-    'Turn the flat background of an image in the workspace into transparency, locally (no API call, no key): ' +
-    'for images made on a solid colour (e.g. #00ff00) or other flat-background art. Writes <name>-cutout.png beside the input ' +
-    '(or out), with soft anti-aliased edges and the key colour pulled out of edge pixels. Reports the key used and the share made transparent; ' +
-    'refuses when almost nothing matches the key (no flat background).',
+    'Make the flat background of a workspace image transparent, locally (no API call): for art on a solid colour (a sprite on #00ff00, a logo on ' +
+    'white), not photos. Never overwrites without force. Returns the path, a preview on a checkerboard, the key and the share made transparent.',
   inputSchema: removeBackgroundArguments,
   outputSchema: removeBackgroundResultSchema,
   annotations: {
@@ -81,6 +90,7 @@ export const removeBackgroundTool = defineTool({
     idempotentHint: false,
     openWorldHint: false, // local pixels only
   },
+  writesFiles: true,
   async handle(args, ctx) {
     const problems: Problem[] = [];
     let key: string | undefined;
@@ -103,28 +113,22 @@ export const removeBackgroundTool = defineTool({
       const file = planned?.ok ? planned.plan.files[0]! : cutoutPath(input, format);
       target = await workspace.resolveOutput(file, 'out');
     } catch (error) {
-      if (error instanceof WorkspaceError) return errorResult(error.message);
+      if (error instanceof WorkspaceError) return refused(error.message);
       throw error;
     }
     const name = workspace.relative(input);
     const stat = await fs.stat(input);
-    if (!stat.isFile()) return errorResult(`image "${args.image}" is not a file.`);
-    if (stat.size > MAX_INPUT_BYTES) return errorResult(`image "${name}" is ${formatBytes(stat.size)}; the limit is 50 MB.`);
+    if (!stat.isFile()) return refused(`image "${args.image}" is not a file.`);
+    if (stat.size > MAX_INPUT_BYTES) return refused(`image "${name}" is ${formatBytes(stat.size)}; the limit is 50 MB.`);
     const bytes = await fs.readFile(input);
 
     let cutout;
     try {
       cutout = await cutOut(bytes, { key: key ? parseHexColor(key) : undefined, format, contract: args.contract, feather: args.feather });
     } catch {
-      return errorResult(`image "${name}" is not an image this server can read (png, jpeg, webp, gif, tiff, avif and heif are).`);
+      return refused(`image "${name}" is not an image this server can read (png, jpeg, webp, gif, tiff, avif and heif are).`);
     }
-    if (!cutout.keyed || !cutout.bytes) {
-      return errorResult(
-        `Nothing was written: almost nothing in ${name} matches the ${key ? 'key colour' : "border's colour"} ${cutout.keyColor} ` +
-          `(${percent(cutout.transparentShare)} of the pixels, ${percent(cutout.borderTransparentShare)} of the border), so it does not look like a flat-background image. ` +
-          (key ? 'Check key_color against the actual background colour.' : 'Give key_color the background colour, or use an image with a flat, solid background.'),
-      );
-    }
+    if (!cutout.keyed || !cutout.bytes) return refused(notKeyedReason(name, cutout, key));
 
     const warnings = planned?.ok ? [...planned.plan.warnings] : [];
     if (key && isWeakKeyColor(key)) {
@@ -151,12 +155,19 @@ export const removeBackgroundTool = defineTool({
       warnings.push(`${result.versioned_from} already existed, so ${result.path} was written instead (set force to overwrite).`);
     }
 
-    const out = new ResultBuilder();
-    out.line(`Saved ${result.path} (${result.width}x${result.height} ${format}, ${formatBytes(result.bytes)}), cut out of ${name}.`);
-    out.line(
+    const preview = await singlePreview(saved.path, { checkerboard: true }).catch((error: unknown) => {
+      warnings.push(`No preview could be made (the saved file is fine): ${error instanceof Error ? error.message : String(error)}`);
+      return undefined;
+    });
+    const lines = [
+      `Saved ${result.path} (${result.width}x${result.height} ${format}, ${formatBytes(result.bytes)}), cut out of ${name}.`,
       `Key ${result.key_color} (${key ? 'given' : 'median of the border'}): ${percent(result.transparent_share)} transparent, ${percent(result.partial_share)} soft edge.`,
-    );
-    for (const w of warnings) out.line(`Warning: ${w}`);
+      ...(preview ? ['Preview: the cutout on a light checkerboard (checkered areas are transparent).'] : []),
+      ...warnings.map((w) => `Warning: ${w}`),
+      `Next: ${preview ? 'check the preview' : `open ${result.path}`}; if a coloured fringe is left, call again with force and contract: 1 (or feather: 1).`,
+    ];
+    const out = new ResultBuilder().line(lines.join('\n'));
+    if (preview) out.block(previewBlock(preview));
     out.block({ type: 'resource_link', uri: pathToFileURL(saved.path).href, name: result.path, mimeType: MIME_TYPES[format] ?? 'image/png' });
     return out.build(result);
   },

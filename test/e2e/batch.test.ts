@@ -28,14 +28,16 @@ interface BatchOut {
   dry_run: boolean;
   out_dir: string;
   manifest?: string;
-  summary: { jobs: number; done: number; failed: number; skipped: number; cancelled: number };
+  summary: string;
+  counts: { jobs: number; done: number; failed: number; skipped: number; cancelled: number };
+  plan?: string;
   jobs: BatchJobOut[];
   warnings: string[];
   usage?: Record<string, unknown>;
 }
 interface Manifest {
   out_dir: string;
-  summary: BatchOut['summary'];
+  summary: BatchOut['counts'];
   jobs: Array<{ number: number; status: string; files: string[]; attempts: number; error?: string; usage?: unknown; request: { endpoint: string; payload: Record<string, unknown> } }>;
 }
 
@@ -71,7 +73,7 @@ async function expectImage(file: string, size = { width: 1024, height: 1024 }, f
 }
 
 beforeAll(async () => {
-  harness = await startHarness({ env: ENV });
+  harness = await startHarness({ structured: true, env: ENV });
   ({ fake, ws, server } = harness);
 });
 
@@ -120,7 +122,7 @@ describe('a batch against the fake API', () => {
     expect(await filesUnder(path.join(ws.dir, 'b/basic'))).toEqual(['001-a-red-fox.png', '003-two-cats-1.jpg', '003-two-cats-2.jpg', 'icons/home.png', 'manifest.json']);
 
     const out = batch(result);
-    expect(out.summary).toEqual({ jobs: 3, done: 3, failed: 0, skipped: 0, cancelled: 0 });
+    expect(out.counts).toEqual({ jobs: 3, done: 3, failed: 0, skipped: 0, cancelled: 0 });
     expect(out.jobs.map((j) => [j.number, j.label, j.status, j.attempts])).toEqual([
       [1, 'A red fox!', 'done', 1],
       [2, 'icons/home.png', 'done', 1],
@@ -129,11 +131,11 @@ describe('a batch against the fake API', () => {
     expect(out.jobs[2]!.images.map((i) => i.path)).toEqual(['b/basic/003-two-cats-1.jpg', 'b/basic/003-two-cats-2.jpg']);
     expect(out.usage).toMatchObject({ total_tokens: expect.any(Number) });
     expect(textOf(result)).toMatch(/Batch of 3 jobs: 3 done, 0 failed, 0 skipped, 0 cancelled/);
-    expect(textOf(result)).toContain('- job 2 done: b/basic/icons/home.png (1024x1024 png');
-    expect(result.content.filter((b) => b.type === 'resource_link')).toHaveLength(4);
+    expect(textOf(result)).toContain('- job 2: b/basic/icons/home.png (1024x1024 png');
+    expect(result.content.filter((b) => b.type === 'resource_link')).toHaveLength(5);
 
     const manifest = await readManifest('b/basic');
-    expect(manifest.summary).toEqual(out.summary);
+    expect(manifest.summary).toEqual(out.counts);
     expect(manifest.jobs.map((j) => [j.number, j.status, j.files])).toEqual([
       [1, 'done', ['b/basic/001-a-red-fox.png']],
       [2, 'done', ['b/basic/icons/home.png']],
@@ -196,7 +198,7 @@ describe('validation before spending', () => {
     const result = await server.call('generate_batch', { input: 'bad.jsonl', out_dir: 'b/bad' });
     expect(result.isError).toBe(true);
     const text = textOf(result);
-    expect(text).toMatch(/^Nothing was sent: the batch has 4 problems/);
+    expect(text).toMatch(/^Refused: the batch has 4 problems, so nothing was sent/);
     expect(text).toMatch(/bad\.jsonl, line 3: not valid JSON/);
     expect(text).toMatch(/job 2 \(line 2\): size 3840x2160 .*Try 3824x2160/);
     expect(text).toMatch(/job 3 \(line 4\): "qualty" is not a job key/);
@@ -274,7 +276,7 @@ describe('faults: retries, failures, fail_fast, cancel', () => {
     expect(result.isError).toBeFalsy();
     expect(requestsFor('blocked')).toHaveLength(1);
     const out = batch(result);
-    expect(out.summary).toEqual({ jobs: 4, done: 3, failed: 1, skipped: 0, cancelled: 0 });
+    expect(out.counts).toEqual({ jobs: 4, done: 3, failed: 1, skipped: 0, cancelled: 0 });
     expect(out.jobs[1]).toMatchObject({ status: 'failed', attempts: 1, images: [] });
     expect(out.jobs[1]!.error).toMatch(/safety system.*Reword/);
     expect(textOf(result)).toMatch(/- job 2 failed: The request was refused by the API's safety system/);
@@ -287,7 +289,7 @@ describe('faults: retries, failures, fail_fast, cancel', () => {
     fake.inject({ fault: { kind: 'forbidden' }, times: 2 });
     const result = await server.call('generate_batch', { out_dir: 'b/allfail', size: SIZE, jobs: ['a', 'b'] });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toMatch(/The batch made no image: 0 done, 2 failed/);
+    expect(textOf(result)).toMatch(/^Failed: the batch made no image \(0 done, 2 failed/);
     expect(batch(result).jobs.map((j) => j.status)).toEqual(['failed', 'failed']);
   });
 
@@ -302,14 +304,14 @@ describe('faults: retries, failures, fail_fast, cancel', () => {
       jobs: ['slow one', { prompt: 'doomed', model: 'gpt-image-1-mini' }, 'three', 'four', 'five'],
     });
     const out = batch(result);
-    expect(out.summary).toEqual({ jobs: 5, done: 0, failed: 1, skipped: 0, cancelled: 4 });
+    expect(out.counts).toEqual({ jobs: 5, done: 0, failed: 1, skipped: 0, cancelled: 4 });
     expect(out.jobs[1]).toMatchObject({ status: 'failed' });
     expect(out.jobs[0]!.error).toMatch(/job 2 failed and fail_fast is set/);
     expect(out.jobs[4]!.error).toMatch(/^Not started/);
     expect(generations()).toHaveLength(2); // no new job started
     await waitFor(() => requestsFor('slow one')[0]!.status === 0, 'the slow request to be dropped', 2_000);
     expect(await filesUnder(path.join(ws.dir, 'b/failfast'))).toEqual(['manifest.json']);
-    expect((await readManifest('b/failfast')).summary).toEqual(out.summary);
+    expect((await readManifest('b/failfast')).summary).toEqual(out.counts);
   });
 
   it('a cancel mid-batch aborts the requests in flight and leaves no partial file', async () => {
@@ -339,7 +341,7 @@ describe('a cancel while large answers stream in', () => {
   it('removes the temp files being written and leaves only complete images', async () => {
     const big = await startFakeImagesApi({ imageStyle: 'noise', latencyMs: 50 });
     const bigWs = await tempWorkspace();
-    const bigServer = await spawnServer({ cwd: bigWs.dir, env: { OPENAI_API_KEY: big.apiKey, OPENAI_BASE_URL: big.url, ...ENV } });
+    const bigServer = await spawnServer({ structured: true, cwd: bigWs.dir, env: { OPENAI_API_KEY: big.apiKey, OPENAI_BASE_URL: big.url, ...ENV } });
     const dir = path.join(bigWs.dir, 'big');
     try {
       const controller = new AbortController();
@@ -396,7 +398,7 @@ describe('resume', () => {
     fake.inject({ fault: { kind: 'moderation' }, model: 'gpt-image-1-mini' });
     const args = { out_dir: 'b/resume', size: SIZE, jobs: ['one', { prompt: 'two', model: 'gpt-image-1-mini' }, 'three'] };
     const first = await server.call('generate_batch', args);
-    expect(batch(first).summary).toMatchObject({ done: 2, failed: 1 });
+    expect(batch(first).counts).toMatchObject({ done: 2, failed: 1 });
     fake.reset();
 
     const again = await server.call('generate_batch', args);
@@ -419,7 +421,7 @@ describe('resume', () => {
     const args = { out_dir: 'sprites', size: SIZE, concurrency: 3, jobs };
     try {
       fake.inject({ fault: { kind: 'slow', delayMs: 10_000 }, times: Infinity, model: 'gpt-image-2' });
-      const doomed = await spawnServer({ cwd: killedWs.dir, env });
+      const doomed = await spawnServer({ structured: true, cwd: killedWs.dir, env });
       void doomed.call('generate_batch', args).catch(() => undefined);
       const done = ['001-fast-one.png', '002-fast-two.png'];
       await waitFor(async () => {
@@ -429,12 +431,12 @@ describe('resume', () => {
       await doomed.close(); // the server process goes away mid-batch
       fake.reset();
 
-      const fresh = await spawnServer({ cwd: killedWs.dir, env });
+      const fresh = await spawnServer({ structured: true, cwd: killedWs.dir, env });
       try {
         const resumed = await fresh.call('generate_batch', { ...args, resume: true });
         expect(resumed.isError).toBeFalsy();
         expect(fake.requests.map((r) => r.body.prompt).sort()).toEqual(['slow five', 'slow four', 'slow three']);
-        expect(batch(resumed).summary).toEqual({ jobs: 5, done: 3, failed: 0, skipped: 2, cancelled: 0 });
+        expect(batch(resumed).counts).toEqual({ jobs: 5, done: 3, failed: 0, skipped: 2, cancelled: 0 });
         expect((await filesUnder(path.join(killedWs.dir, 'sprites'))).filter((f) => f.startsWith('.'))).toEqual([]);
       } finally {
         await fresh.close();
@@ -446,9 +448,9 @@ describe('resume', () => {
 });
 
 describe('dry run', () => {
-  it('returns every payload and planned path, with no key, no call and no file', async () => {
+  it('writes every payload and planned path to the plan file, with no key, no call and no image', async () => {
     const dryWs = await tempWorkspace();
-    const noKey = await spawnServer({ cwd: dryWs.dir, env: { OPENAI_BASE_URL: fake.url, ...ENV } });
+    const noKey = await spawnServer({ structured: true, cwd: dryWs.dir, env: { OPENAI_BASE_URL: fake.url, ...ENV } });
     try {
       const result = await noKey.call('generate_batch', {
         out_dir: 'plan',
@@ -461,19 +463,24 @@ describe('dry run', () => {
       expect(result.isError).toBeFalsy();
       const out = batch(result);
       expect(out.dry_run).toBe(true);
-      expect(out.summary).toEqual({ jobs: 2, done: 0, failed: 0, skipped: 0, cancelled: 0 });
+      expect(out.counts).toEqual({ jobs: 2, done: 0, failed: 0, skipped: 0, cancelled: 0 });
       expect(out.jobs.map((j) => j.status)).toEqual(['planned', 'planned']);
-      expect(out.jobs[0]!.request).toEqual({
-        endpoint: '/v1/images/generations',
-        payload: { model: 'gpt-image-2', n: 1, size: '2048x1152', quality: 'high', output_format: 'png', prompt: 'a castle' },
-      });
       expect(out.jobs[1]!.images).toEqual([
         { path: 'plan/moat-1.webp', format: 'webp', width: 2048, height: 1152, web_path: 'plan/moat-1-web.webp' },
         { path: 'plan/moat-2.webp', format: 'webp', width: 2048, height: 1152, web_path: 'plan/moat-2-web.webp' },
       ]);
-      expect(textOf(result)).toMatch(/Dry run: nothing was sent\. 2 of 2 jobs would run/);
+      expect(out.plan).toBe('tmp/imagegen/batch-plan-plan.json');
+      const plan = JSON.parse(await readFile(path.join(dryWs.dir, out.plan!), 'utf8')) as { jobs: Array<{ status: string; files: string[]; request: unknown }> };
+      expect(plan.jobs[0]!.request).toEqual({
+        endpoint: '/v1/images/generations',
+        payload: { model: 'gpt-image-2', n: 1, size: '2048x1152', quality: 'high', output_format: 'png', prompt: 'a castle' },
+      });
+      expect(plan.jobs[1]!.files).toEqual(['plan/moat-1.webp', 'plan/moat-2.webp']);
+      expect(textOf(result)).toMatch(/^Dry run: nothing was sent or saved\. 2 of 2 jobs would run/);
+      expect(textOf(result)).toContain('Full plan (every job\'s exact request and files): tmp/imagegen/batch-plan-plan.json');
+      expect(result.content.some((b) => b.type === 'resource_link' && b.name === 'tmp/imagegen/batch-plan-plan.json')).toBe(true);
       expect(fake.requests).toHaveLength(0);
-      expect(await filesUnder(dryWs.dir)).toEqual([]);
+      expect(await filesUnder(dryWs.dir)).toEqual(['tmp/imagegen/batch-plan-plan.json']);
 
       const real = await noKey.call('generate_batch', { out_dir: 'plan', jobs: ['a castle'] });
       expect(real.isError).toBe(true);

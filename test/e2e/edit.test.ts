@@ -59,6 +59,7 @@ beforeAll(async () => {
   await solid(1024, 1024).png().toFile(path.join(outside.dir, 'secret.png'));
   await symlink(path.join(outside.dir, 'secret.png'), at('photos/link.png'));
   server = await spawnServer({
+    structured: true,
     cwd: ws.dir,
     env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, IMAGEGEN_TODAY: '2026-11-24' },
   });
@@ -417,7 +418,7 @@ describe('outputs never replace an input by accident', () => {
 
 describe('dry run', () => {
   it('shows the edits payload with images as paths, sizes and types, and the mask verdict, with no key', async () => {
-    const noKey = await spawnServer({ cwd: ws.dir, env: { OPENAI_BASE_URL: fake.url, IMAGEGEN_TODAY: '2026-11-24' } });
+    const noKey = await spawnServer({ structured: true, cwd: ws.dir, env: { OPENAI_BASE_URL: fake.url, IMAGEGEN_TODAY: '2026-11-24' } });
     try {
       const result = await noKey.call('edit', {
         prompt: 'a skylight',
@@ -441,7 +442,7 @@ describe('dry run', () => {
       ]);
       expect(payload.mask).toMatchObject({ path: 'masks/bw.png', width: 1024, height: 1024, type: 'image/png', check: expect.stringMatching(/converted from black-and-white/) });
       expect(s.images).toEqual([{ path: `${OUTPUT}/room-edit.png`, format: 'png', width: 1024, height: 1024 }]);
-      expect(textOf(result)).toMatch(/Dry run: nothing was sent\. POST \/v1\/images\/edits/);
+      expect(textOf(result)).toMatch(/^Dry run: nothing was sent or saved\. It would POST \/v1\/images\/edits/);
       expect(textOf(result)).toContain('Image 2: photos/scan.tiff (300x200 tiff, converted to png)');
       expect(fake.requests).toHaveLength(0);
     } finally {

@@ -24,7 +24,7 @@ async function filesUnder(dir: string): Promise<string[]> {
 const generationRequests = () => fake.requests.filter((r) => r.path === '/v1/images/generations');
 
 beforeAll(async () => {
-  harness = await startHarness({ env: { IMAGEGEN_TODAY: '2026-11-24', IMAGEGEN_HEARTBEAT_MS: '100' } });
+  harness = await startHarness({ structured: true, env: { IMAGEGEN_TODAY: '2026-11-24', IMAGEGEN_HEARTBEAT_MS: '100' } });
   ({ fake, ws, server } = harness);
 });
 
@@ -301,7 +301,7 @@ describe('faults end in an explained error, no partial file, and the server keep
 describe('keys, dry runs and the workspace root', () => {
   it('runs a dry run with no API key and shows the exact request', async () => {
     const dryWs = await tempWorkspace();
-    const noKey = await spawnServer({ cwd: dryWs.dir, env: { OPENAI_BASE_URL: fake.url } });
+    const noKey = await spawnServer({ structured: true, cwd: dryWs.dir, env: { OPENAI_BASE_URL: fake.url } });
     try {
       const result = await noKey.call('generate', { prompt: 'a blue bird', size: '2048x1152', quality: 'high', downscale_max_dim: 512, dry_run: true });
       expect(result.isError).toBeFalsy();
@@ -328,7 +328,7 @@ describe('keys, dry runs and the workspace root', () => {
   it('never shows the API key, even when the API refuses it', async () => {
     const secret = 'sk-test-this-key-is-secret-1234567890';
     const keyWs = await tempWorkspace();
-    const wrongKey = await spawnServer({ cwd: keyWs.dir, env: { OPENAI_API_KEY: secret, OPENAI_BASE_URL: fake.url } });
+    const wrongKey = await spawnServer({ structured: true, cwd: keyWs.dir, env: { OPENAI_API_KEY: secret, OPENAI_BASE_URL: fake.url } });
     try {
       const result = await wrongKey.call('generate', { prompt: 'x', size: '1024x1024' });
       expect(result.isError).toBe(true);
@@ -345,7 +345,7 @@ describe('keys, dry runs and the workspace root', () => {
   });
 
   it('refuses to write when the root is / and says how to set it', async () => {
-    const rootless = await spawnServer({ cwd: '/', env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url } });
+    const rootless = await spawnServer({ structured: true, cwd: '/', env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url } });
     try {
       const result = await rootless.call('generate', { prompt: 'x', dry_run: true });
       expect(result.isError).toBe(true);
@@ -361,10 +361,10 @@ describe('keys, dry runs and the workspace root', () => {
     const b = await tempWorkspace();
     const c = await tempWorkspace();
     try {
-      const flagged = await spawnServer({ cwd: c.dir, args: ['--root', a.dir], env: { IMAGEGEN_ROOT: b.dir, OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url } });
+      const flagged = await spawnServer({ structured: true, cwd: c.dir, args: ['--root', a.dir], env: { IMAGEGEN_ROOT: b.dir, OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url } });
       await flagged.call('generate', { prompt: 'x', size: '1024x1024' });
       await flagged.close();
-      const envOnly = await spawnServer({ cwd: c.dir, env: { IMAGEGEN_ROOT: b.dir, OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url } });
+      const envOnly = await spawnServer({ structured: true, cwd: c.dir, env: { IMAGEGEN_ROOT: b.dir, OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url } });
       await envOnly.call('generate', { prompt: 'x', size: '1024x1024' });
       await envOnly.close();
       expect(await filesUnder(a.dir)).toEqual([`${OUTPUT}/history.jsonl`, `${OUTPUT}/output.png`]);

@@ -49,7 +49,7 @@ async function historyLines(dir: string): Promise<HistoryLine[]> {
 
 beforeAll(async () => {
   // High-entropy pixels, so previews meet the byte caps on images that do not compress to nothing.
-  harness = await startHarness({ fake: { imageStyle: 'noise' }, env: { IMAGEGEN_TODAY: '2026-11-24' } });
+  harness = await startHarness({ structured: true, fake: { imageStyle: 'noise' }, env: { IMAGEGEN_TODAY: '2026-11-24' } });
   ({ fake, ws, server } = harness);
 });
 
@@ -230,6 +230,7 @@ describe('the spending guard', () => {
   beforeAll(async () => {
     cappedWs = await tempWorkspace();
     capped = await spawnServer({
+    structured: true,
       cwd: cappedWs.dir,
       env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, IMAGEGEN_TODAY: '2026-11-24', IMAGEGEN_MAX_COST_USD: '0.05' },
     });
@@ -270,12 +271,12 @@ describe('the spending guard', () => {
     expect(cheap.isError).toBeFalsy();
     const dry = await capped.call('generate', { ...dear, dry_run: true });
     expect(dry.isError).toBeFalsy();
-    expect(textOf(dry)).toMatch(/Without dry_run this call would be refused/);
+    expect(textOf(dry)).toMatch(/Next: without dry_run this call would be refused/);
   });
 
   it('refuses real calls while IMAGEGEN_MAX_COST_USD is not an amount, and says how to fix it', async () => {
     const badWs = await tempWorkspace();
-    const bad = await spawnServer({ cwd: badWs.dir, env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, IMAGEGEN_MAX_COST_USD: 'ten' } });
+    const bad = await spawnServer({ structured: true, cwd: badWs.dir, env: { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, IMAGEGEN_MAX_COST_USD: 'ten' } });
     try {
       const result = await bad.call('generate', { prompt: 'x', size: '1024x1024' });
       expect(result.isError).toBe(true);

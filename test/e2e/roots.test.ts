@@ -29,7 +29,7 @@ describe('the client’s MCP roots', () => {
     await client.connect(
       new StdioClientTransport({
         command: process.execPath,
-        args: [SERVER_ENTRY],
+        args: [SERVER_ENTRY, '--structured-output'],
         cwd: '/',
         env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url },
         stderr: 'ignore',

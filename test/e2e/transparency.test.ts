@@ -54,9 +54,9 @@ beforeAll(async () => {
   ws = await tempWorkspace();
   const api = { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url };
   [before, after, local] = await Promise.all([
-    spawnServer({ cwd: ws.dir, env: { ...api, IMAGEGEN_TODAY: '2026-11-24' } }),
-    spawnServer({ cwd: ws.dir, env: { ...api, IMAGEGEN_TODAY: '2026-12-02' } }),
-    spawnServer({ cwd: ws.dir, env: { OPENAI_BASE_URL: fake.url, IMAGEGEN_TRANSPARENCY: 'chroma_key' } }),
+    spawnServer({ structured: true, cwd: ws.dir, env: { ...api, IMAGEGEN_TODAY: '2026-11-24' } }),
+    spawnServer({ structured: true, cwd: ws.dir, env: { ...api, IMAGEGEN_TODAY: '2026-12-02' } }),
+    spawnServer({ structured: true, cwd: ws.dir, env: { OPENAI_BASE_URL: fake.url, IMAGEGEN_TRANSPARENCY: 'chroma_key' } }),
   ]);
 });
 
@@ -270,10 +270,11 @@ describe('remove_background (no API key)', () => {
     await expectCutout('cut/badge.webp', 640, 480);
   });
 
-  it('refuses an image with no flat background and writes nothing', async () => {
+  it('refuses an image with no flat background, saying its border is too grey to be a key, and writes nothing', async () => {
     const result = await local.call('remove_background', { image: 'art/photo.png' });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toMatch(/Nothing was written.*does not look like a flat-background image.*key_color/);
+    expect(textOf(result)).toMatch(/^Refused: Nothing was written: the border of art\/photo\.png is #[0-9a-f]{6}, too grey to be a key colour.*give key_color/);
+    expect(textOf(result)).not.toMatch(/almost nothing matches/);
     expect(await filesUnder('art')).not.toContain('photo-cutout.png');
   });
 

@@ -90,8 +90,11 @@ export function createServer(config: ServerConfig): McpServer {
     const parsed = tool.inputSchema.safeParse(raw);
     if (!parsed.success) {
       const problems = argumentProblems(parsed.error, raw);
-      const body = problems.length === 1 ? problems[0]! : `${problems.length} problems with the arguments:\n${problems.map((p) => `- ${p}`).join('\n')}`;
-      return refused(`${body} Nothing was sent.`);
+      return refused(
+        problems.length === 1
+          ? `${problems[0]} Nothing was sent.`
+          : `${problems.length} problems with the arguments, so nothing was sent:\n${problems.map((p) => `- ${p}`).join('\n')}`,
+      );
     }
     const progressToken = extra._meta?.progressToken;
     const ctx: ToolContext = {

@@ -145,7 +145,14 @@ export function batchResult(outcome: BatchOutcome, workspace: Workspace): CallTo
     : `Batch of ${counts.jobs} job${counts.jobs === 1 ? '' : 's'}: ${tallied}. Files in ${outDir}/, every job in ${manifest}.`;
 
   const unfinished = jobs.filter((j) => j.status === 'failed' || j.status === 'cancelled');
-  const failures = unfinished.slice(0, MAX_LISTED).map((j) => `- ${jobName(j.plan)} ${j.status}: ${clipText(j.error ?? 'no reason recorded', MAX_ERROR_BYTES)}`);
+  // A reason is said once; a job that failed the same way points to the first one.
+  const firstWith = new Map<string, string>();
+  const failures = unfinished.slice(0, MAX_LISTED).map((j) => {
+    const reason = j.error ?? 'no reason recorded';
+    const seen = firstWith.get(reason);
+    if (!seen) firstWith.set(reason, jobName(j.plan));
+    return `- ${jobName(j.plan)} ${j.status}: ${seen ? `the same as ${seen}` : clipText(reason, MAX_ERROR_BYTES)}`;
+  });
   if (unfinished.length > MAX_LISTED) failures.push(`- … and ${unfinished.length - MAX_LISTED} more failed or cancelled jobs, each with its error in ${manifest}.`);
 
   const finished = jobs.filter((j) => j.status === 'done' || j.status === 'skipped');

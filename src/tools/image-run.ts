@@ -161,14 +161,13 @@ function dryRunResult(run: ImageRun, workspace: Workspace, ctx: ToolContext): Ca
     structured.cost_note = `No estimate: ${estimate.reason}. The real cost is reported from the API's usage after the call.`;
   }
   const refusal = spendingRefusal(run, ctx, estimate);
-  const { prompt: _prompt, image: _images, mask: _mask, ...params } = payload;
   const head = [
     `Dry run: nothing was sent or saved. It would POST ${ENDPOINT_PATHS[run.endpoint]} to ${run.request.options.model} and save ${images
       .map((i) => i.path + (i.web_path ? ` (+ ${i.web_path})` : ''))
       .join(', ')}.`,
     ...whyLines(run.request.options),
     ...(run.notes ?? []),
-    `Parameters: ${JSON.stringify(params)}`,
+    `Parameters: ${JSON.stringify(apiParameters(run.request.options))}`,
   ];
   const tail = [
     estimate.usd !== undefined

@@ -40,11 +40,14 @@ import { thumbnailsAhead } from '../core/contact-sheet.js';
 import { parseSize } from '../core/sizes.js';
 import { describePreview, previewBlock, previewFiles, ThumbnailPrefetch } from '../io/preview.js';
 import { ImageApiError } from '../io/openai.js';
-import { WorkspaceError, type Workspace } from '../io/workspace.js';
+import { fileKind, WorkspaceError, type Workspace } from '../io/workspace.js';
+import { historyProblem } from '../io/history.js';
+import { keyedSourcePath } from '../core/transparency.js';
 import { errorResult, formatBytes, imageFactsSchema, imageResultShape, problemsResult, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
 import { defineTool, type ToolContext } from './context.js';
 import { dryRunPayload, ENDPOINT_PATHS, estimateRun, MIME_TYPES, performImageRun, plannedFacts, recordHistory, type ImageRun } from './image-run.js';
 import { augmentationShape, controlShape, imageOptionsShape, outputShape } from './schema.js';
+import { KEYED_SOURCE_SUFFIX } from './prepare.js';
 import { strictArguments } from './strict.js';
 
 export const DEFAULT_CONCURRENCY = 5;
@@ -222,7 +225,7 @@ function batchDefaults(args: GenerateBatchArguments): BatchDefaults {
   return defaults as BatchDefaults;
 }
 
-type FileState = 'missing' | 'image' | 'other';
+type FileState = 'missing' | 'image' | 'other' | 'special';
 type Exists = (file: string) => Promise<boolean>;
 
 const CASE_INSENSITIVE = process.platform === 'win32' || process.platform === 'darwin';
@@ -246,13 +249,20 @@ function folderListings(workspace: Workspace): Exists {
   };
 }
 
-async function fileState(target: string, workspace: Workspace, exists: Exists, decode: boolean): Promise<{ state: FileState; facts?: ImageFactsOut }> {
+async function fileState(target: string, workspace: Workspace, exists: Exists, decode: boolean): Promise<{ state: FileState; facts?: ImageFactsOut; kind?: string }> {
   if (!(await exists(target))) return { state: 'missing' };
+  // Only a regular file is trusted: a link (to an image outside the workspace, or inside) or a
+  // FIFO is never taken as a finished job, nor read, nor made into a -web copy.
+  const stat = await fs.lstat(target).catch(() => undefined);
+  if (!stat) return { state: 'missing' };
+  if (!stat.isFile()) return { state: 'special', kind: fileKind(stat) };
   if (!decode) return { state: 'other' };
   try {
-    const [facts, stat] = await Promise.all([inspectImage(target), fs.stat(target)]);
-    if (!stat.isFile()) return { state: 'other' };
-    return { state: 'image', facts: { path: workspace.relative(target), width: facts.width, height: facts.height, format: facts.format, bytes: stat.size } };
+    const facts = await inspectImage(target);
+    const after = await fs.lstat(target);
+    // The file read must be the file checked: one swapped for a link meanwhile is not trusted.
+    if (!after.isFile() || after.ino !== stat.ino || after.dev !== stat.dev) return { state: 'special', kind: fileKind(after) };
+    return { state: 'image', facts: { path: workspace.relative(target), width: facts.width, height: facts.height, format: facts.format, bytes: after.size } };
   } catch {
     return { state: 'other' };
   }
@@ -272,11 +282,16 @@ async function prepareJobs(
   const force = args.force ?? false;
   let manifest: string;
   try {
-    manifest = await workspace.resolveOutput(path.join(args.out_dir, MANIFEST_NAME), 'out_dir');
+    manifest = await workspace.resolveOutput(path.join(args.out_dir, MANIFEST_NAME), 'out_dir', {
+      replace: true,
+      fix: 'Remove it, or choose another out_dir, and call again.',
+    });
   } catch (error) {
     if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'out_dir', message: error.message }] };
     throw error;
   }
+  const history = await historyProblem(workspace);
+  if (history) return { ok: false, problems: [{ field: 'history', message: history }] };
   if (!resume && !force && (await workspace.exists(manifest))) {
     problems.push({
       field: 'out_dir',
@@ -314,10 +329,24 @@ async function prepareJobs(
     }
     const kept = new Map<number, ImageFactsOut>();
     let toMake = targets.map((_, i) => i);
+    const keyedSources = plan.request.options.transparency ? targets.map((t) => keyedSourcePath(t)) : [];
+    const states = await Promise.all(targets.map((t) => fileState(t, workspace, exists, resume)));
+    const webStates = await Promise.all(webTargets.map((t) => fileState(t, workspace, exists, false)));
+    const sourceStates = await Promise.all(keyedSources.map((t) => fileState(t, workspace, exists, false)));
+    const special = [
+      ...targets.map((file, i) => ({ file, ...states[i]! })),
+      ...webTargets.map((file, i) => ({ file, ...webStates[i]! })),
+      ...keyedSources.map((file, i) => ({ file, ...sourceStates[i]! })),
+    ].filter((s) => s.state === 'special');
+    for (const { file, kind } of special) {
+      problems.push({
+        field: 'out',
+        message: `${name}: ${workspace.relative(file)} is ${kind}, not a regular file. A batch writes only regular files and resumes only from them (a link could lead outside the workspace). Remove it, and call again.`,
+      });
+    }
+    if (special.length > 0) return;
     if (!force || resume) {
-      const states = await Promise.all(targets.map((t) => fileState(t, workspace, exists, resume)));
       if (!resume) {
-        const webStates = await Promise.all(webTargets.map((t) => fileState(t, workspace, exists, false)));
         const taken = [...targets.filter((_, i) => states[i]!.state !== 'missing'), ...webTargets.filter((_, i) => webStates[i]!.state !== 'missing')];
         for (const file of taken) {
           problems.push({
@@ -788,6 +817,7 @@ export const generateBatchTool = defineTool({
       outDir: args.out_dir,
       now: ctx.config.now(),
       downscaleSuffix,
+      keyedSourceSuffix: KEYED_SOURCE_SUFFIX,
       caseInsensitive: CASE_INSENSITIVE,
     });
     const lineProblems = sources.value.problems;

@@ -228,6 +228,15 @@ describe('Workspace.appendFile and readRegularFile', () => {
     expect(Date.now() - started).toBeLessThan(2000);
   });
 
+  it('refuses a file with another hard link (a second name for a file elsewhere)', async () => {
+    const dir = await scratch('append-hardlink');
+    const elsewhere = path.join(base, 'hard.txt'); // outside the workspace, same file system
+    await fs.writeFile(elsewhere, 'mine\n');
+    await fs.link(elsewhere, path.join(dir, 'log.jsonl'));
+    await expect(ws.appendFile(path.join(dir, 'log.jsonl'), 'x\n', 'history')).rejects.toThrow(/log\.jsonl is a file with 1 other hard link\(s\), not a regular file/);
+    expect(await fs.readFile(elsewhere, 'utf8')).toBe('mine\n');
+  });
+
   it('refuses a file over the read cap', async () => {
     const dir = await scratch('read-cap');
     await fs.writeFile(path.join(dir, 'big.png'), Buffer.alloc(2048));

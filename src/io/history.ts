@@ -49,7 +49,7 @@ const HISTORY_FIX = `Remove it (a new history is started there), then call again
 
 /** The history file of a workspace (in its first root): its folder writable, the file absent or a regular file. */
 export async function historyPath(workspace: Workspace): Promise<string> {
-  return workspace.resolveOutput(HISTORY_FILE, 'history', { replace: true, fix: HISTORY_FIX });
+  return workspace.resolveOutput(HISTORY_FILE, 'history', { append: true, fix: HISTORY_FIX });
 }
 
 /**

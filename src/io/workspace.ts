@@ -70,6 +70,8 @@ export function fileKind(stat: Stats): string {
   return 'not a regular file';
 }
 
+const hardLinks = (stat: Stats) => `a file with ${stat.nlink - 1} other hard link(s)`;
+
 async function realpathOfNearest(p: string): Promise<string> {
   return (await nearestExisting(p)).real;
 }
@@ -110,6 +112,8 @@ export interface SaveOptions {
 export interface OutputOptions {
   /** The file will be replaced (force) or appended to: if it exists, it must be a regular file. */
   replace?: boolean;
+  /** The file will be appended to: nor may it have other hard links (names for a file elsewhere). */
+  append?: boolean;
   /** What to do about a file in the way, for the refusal (default: remove it or choose another name). */
   fix?: string;
 }
@@ -225,7 +229,7 @@ export class Workspace {
         `${what} ${quoteName(userPath)} makes a path of ${byteLength(target)} bytes; file systems allow ${PATH_MAX_BYTES} (less room for versions and copies: ${PATH_MAX_BYTES - PATH_ROOM}). Choose a shorter path.`,
       );
     }
-    if (options.replace) await this.assertReplaceable(target, what, options.fix);
+    if (options.replace || options.append) await this.assertReplaceable(target, what, options.fix, options.append);
     return target;
   }
 
@@ -248,7 +252,7 @@ export class Workspace {
   }
 
   /** A file the server would append to or replace: absent, or a regular file (never a link, FIFO or folder). */
-  async assertReplaceable(target: string, what: string, fix?: string): Promise<void> {
+  async assertReplaceable(target: string, what: string, fix?: string, append = false): Promise<void> {
     let stat: Stats;
     try {
       stat = await fs.lstat(target);
@@ -257,6 +261,7 @@ export class Workspace {
       throw error;
     }
     if (!stat.isFile()) throw this.notRegular(target, what, fileKind(stat), fix);
+    if (append && stat.nlink > 1) throw this.notRegular(target, what, hardLinks(stat), fix);
   }
 
   private notRegular(target: string, what: string, kind: string, fix?: string): WorkspaceError {
@@ -286,6 +291,8 @@ export class Workspace {
     try {
       const stat = await handle.stat();
       if (!stat.isFile()) throw this.notRegular(target, what, fileKind(stat), fix);
+      // A hard link is a second name for a file that may live anywhere on the disk.
+      if (stat.nlink > 1) throw this.notRegular(target, what, hardLinks(stat), fix);
       // The folder was confined before; a folder swapped for a link since is caught here.
       this.contain(await fs.realpath(path.dirname(target)), target, what);
       await handle.writeFile(text, 'utf8');

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFile, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { HISTORY_FILE, appendHistory, historyProblem, latestByPath, readHistory, type HistoryEntry } from '../../src/io/history.js';
@@ -83,6 +83,18 @@ describe('history.jsonl', () => {
     await expect(appendHistory(workspace, [entry(1, 1, 'x')])).rejects.toThrow(/is a FIFO/);
     expect(await readHistory(workspace)).toEqual([]);
     expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('refuses a history hard-linked to a file elsewhere before anything is spent', async () => {
+    const outside = await tempWorkspace('imagegen-outside-');
+    try {
+      await writeFile(path.join(outside.dir, 'notes.txt'), 'mine\n');
+      await mkdir(path.join(ws.dir, 'output', 'imagegen'), { recursive: true });
+      await link(path.join(outside.dir, 'notes.txt'), path.join(ws.dir, HISTORY_FILE));
+      expect(await historyProblem(workspace)).toMatch(/history\.jsonl is a file with 1 other hard link\(s\), not a regular file/);
+    } finally {
+      await outside.cleanup();
+    }
   });
 
   it('has no problem with a regular history, or none yet', async () => {

@@ -102,7 +102,8 @@ export const removeBackgroundTool = defineTool({
       input = await workspace.resolveInput(args.image, 'image');
       const file = planned?.ok ? planned.plan.files[0]! : cutoutPath(input, format);
       // The default name comes from the input's: it must make a plain name that fits, like out.
-      const bad = controlCharacterProblem('out', file) ?? nameLengthProblem('out', file);
+      const named = args.out === undefined ? path.basename(file) : file;
+      const bad = controlCharacterProblem('out', named) ?? nameLengthProblem('out', named);
       if (bad) return errorResult(args.out === undefined ? `${bad} (out defaults to the input's name + "-cutout"; give out)` : bad);
       target = await workspace.resolveOutput(file, 'out', { replace: args.force ?? false });
     } catch (error) {

@@ -179,6 +179,14 @@ describe('paid, then lost: refused before spending', () => {
     }
     expect(await filesUnder(harness.ws.dir)).toEqual(before);
   });
+
+  it('remove_background refuses a default name that would not fit, saying to give out', async () => {
+    const input = `${'l'.repeat(240)}.png`;
+    await writeFile(path.join(harness.ws.dir, input), await png());
+    const result = await harness.server.call('remove_background', { image: input });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/out gives a file name of 251 bytes .* at most 249\. Choose a shorter name\. \(out defaults to the input's name \+ "-cutout"; give out\)/);
+  });
 });
 
 describe('force never replaces a link, FIFO or folder', () => {

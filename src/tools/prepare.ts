@@ -8,7 +8,7 @@ import type { Problem } from '../core/problems.js';
 import { resolveRequest, type RawRequest, type ResolvedRequest, type ToolKind } from '../core/request.js';
 import { keyedSourcePath } from '../core/transparency.js';
 import { historyProblem } from '../io/history.js';
-import { WorkspaceError, type Workspace } from '../io/workspace.js';
+import { readRegularFile, WorkspaceError, type Workspace } from '../io/workspace.js';
 import type { ToolContext } from './context.js';
 
 const MAX_PROMPT_FILE_BYTES = 1024 * 1024;
@@ -49,7 +49,8 @@ export async function readPrompt(args: PromptArgs, workspace: Workspace): Promis
     if (stat.size > MAX_PROMPT_FILE_BYTES) {
       return { ok: false, problems: [{ field: 'prompt_file', message: `prompt_file "${args.prompt_file}" is over 1 MB; a prompt may be at most 32,000 characters.` }] };
     }
-    return { ok: true, value: (await fs.readFile(file, 'utf8')).trim() };
+    // Read as it was checked: a regular file (never a FIFO swapped in since), within the cap.
+    return { ok: true, value: (await readRegularFile(file, MAX_PROMPT_FILE_BYTES)).toString('utf8').trim() };
   } catch (error) {
     if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'prompt_file', message: error.message }] };
     throw error;

@@ -264,6 +264,35 @@ describe('resume and symlinked job files', () => {
   });
 });
 
+describe('a symlinked manifest.json', () => {
+  let harness: Harness;
+  let outside: { dir: string; cleanup: () => Promise<void> };
+
+  beforeAll(async () => {
+    outside = await tempWorkspace('imagegen-outside-');
+    await writeFile(path.join(outside.dir, 'config.json'), '{"mine": true}');
+    harness = await startHarness({
+      prepare: async (dir) => {
+        await mkdir(path.join(dir, 'sprites'));
+        await symlink(path.join(outside.dir, 'config.json'), path.join(dir, 'sprites', 'manifest.json'));
+      },
+    });
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await outside.cleanup();
+  });
+
+  it.each([{ resume: true }, { force: true }])('refuses the batch (%o) before any API call and leaves the target alone', async (mode) => {
+    const result = await harness.server.call('generate_batch', { jobs: ['a fox'], out_dir: 'sprites', ...mode });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/out_dir sprites\/manifest\.json is a symbolic link, not a regular file.*Remove it, or choose another out_dir, and call again\./);
+    expect(harness.fake.requests).toEqual([]);
+    expect(await readFile(path.join(outside.dir, 'config.json'), 'utf8')).toBe('{"mine": true}');
+    expect((await lstat(path.join(harness.ws.dir, 'sprites', 'manifest.json'))).isSymbolicLink()).toBe(true);
+  });
+});
+
 describe('resources/read judges files by their content', () => {
   let harness: Harness;
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 /** Entry point: read flags and environment, then serve MCP over stdio. Stdout is the protocol only. */
-import { StdioServerTransport } from '@modelcontextprotocol/sdk/server/stdio.js';
 import { configFromEnvironment, parseArgs, USAGE, VERSION } from './config.js';
+import { BoundedStdioServerTransport } from './io/stdio.js';
 import { createServer } from './server.js';
 
 const parsed = parseArgs(process.argv.slice(2));
@@ -27,4 +27,5 @@ process.on('unhandledRejection', (reason) => {
   process.stderr.write(`imagegen-mcp: unhandled rejection: ${reason instanceof Error ? reason.message : String(reason)}\n`);
 });
 
-await server.connect(new StdioServerTransport());
+// Not the SDK's StdioServerTransport: it closes (and the process exits) on a message over 10 MB.
+await server.connect(new BoundedStdioServerTransport());

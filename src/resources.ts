@@ -4,7 +4,9 @@
  * manifests (any manifest.json under output/, or next to an image the history records); and the
  * history itself. resources/list pages with a cursor; resources/read takes the file:// URI a
  * result linked to, or imagegen://workspace/<path> for a path relative to the workspace root.
- * Reads stay inside the workspace and serve only these kinds of file.
+ * Reads stay inside the workspace and serve only these kinds of file, judged by their content,
+ * not their name: an image by its header, a manifest as this server's manifest, the history as
+ * JSON lines (a `.env.png` or a foreign `manifest.json` is refused).
  */
 import type { Dirent } from 'node:fs';
 import { promises as fs } from 'node:fs';
@@ -21,7 +23,8 @@ import {
 } from '@modelcontextprotocol/sdk/types.js';
 import { DEFAULT_OUTPUT_DIR } from './core/paths.js';
 import { HISTORY_FILE, latestByPath, readHistory, type HistoryEntry } from './io/history.js';
-import { WorkspaceError, type Workspace } from './io/workspace.js';
+import { inspectImage } from './io/images.js';
+import { readRegularFile, WorkspaceError, type Workspace } from './io/workspace.js';
 
 /** JSON-RPC code the MCP specification gives "resource not found". */
 const RESOURCE_NOT_FOUND = -32002;
@@ -216,20 +219,79 @@ async function readGalleryFile(uri: string, userPath: string, options: ResourceO
       `${workspace.relative(real)} is not served: resources are images (png, jpeg, webp, gif), batch manifests (manifest.json) and the history (${HISTORY_FILE}).`,
     );
   }
-  const stat = await fs.stat(real);
-  if (!stat.isFile()) throw new McpError(ErrorCode.InvalidParams, `${workspace.relative(real)} is not a file.`);
-  if (stat.size > MAX_READ_BYTES) {
-    throw new McpError(
-      ErrorCode.InvalidParams,
-      `${workspace.relative(real)} is ${(stat.size / 1024 / 1024).toFixed(1)} MB, too large to send through MCP (clients drop messages over about 10 MB). Open it from disk, or make a smaller copy with downscale_max_dim.`,
-    );
+  const name = workspace.relative(real);
+  let bytes: Buffer;
+  try {
+    // Not through a final link, never blocking on a FIFO, and never more than the cap.
+    bytes = await readRegularFile(real, MAX_READ_BYTES);
+  } catch (error) {
+    if (!(error instanceof WorkspaceError)) throw error;
+    const stat = await fs.lstat(real).catch(() => undefined);
+    if (stat?.isFile() && stat.size > MAX_READ_BYTES) {
+      throw new McpError(
+        ErrorCode.InvalidParams,
+        `${name} is ${(stat.size / 1024 / 1024).toFixed(1)} MB, too large to send through MCP (clients drop messages over about 10 MB). Open it from disk, or make a smaller copy with downscale_max_dim.`,
+      );
+    }
+    throw new McpError(ErrorCode.InvalidParams, `${name} is not served: ${error.message.replace(`${real} `, 'it ')}`);
   }
-  const bytes = await fs.readFile(real);
+  const checked = await checkContent(kind.kind, bytes);
+  if ('problem' in checked) throw new McpError(ErrorCode.InvalidParams, `${name} is not served: ${checked.problem}`);
+  // An image goes with the type its header says (a jpeg named .png is a jpeg).
   const content =
     kind.kind === 'image'
-      ? { uri, mimeType: kind.mimeType, blob: bytes.toString('base64') }
+      ? { uri, mimeType: checked.mimeType ?? kind.mimeType, blob: bytes.toString('base64') }
       : { uri, mimeType: kind.mimeType, text: bytes.toString('utf8') };
   return { contents: [content] };
+}
+
+/** MIME types of the image formats served, by sharp's name for them. */
+const IMAGE_MIME: Readonly<Record<string, string>> = { png: 'image/png', jpeg: 'image/jpeg', webp: 'image/webp', gif: 'image/gif' };
+
+/** Whether a file's content is what its name says: why not, or (images) the type its header says. */
+async function checkContent(kind: Kind, bytes: Buffer): Promise<{ problem: string } | { mimeType?: string }> {
+  const problem = (text: string) => ({ problem: text });
+  switch (kind) {
+    case 'image': {
+      const format = await inspectImage(bytes).then(
+        (facts) => facts.format,
+        () => undefined,
+      );
+      if (format === undefined) return problem('it is named like an image, but its content is not an image (no png, jpeg, webp or gif header).');
+      const mimeType = IMAGE_MIME[format];
+      if (!mimeType) return problem(`it is named like an image, but its content is ${format}; only png, jpeg, webp and gif images are served.`);
+      return { mimeType };
+    }
+    case 'manifest': {
+      let manifest: unknown;
+      try {
+        manifest = JSON.parse(bytes.toString('utf8'));
+      } catch {
+        return problem('it is named like a batch manifest, but it is not JSON.');
+      }
+      const m = manifest as Record<string, unknown> | null;
+      if (!m || typeof m !== 'object' || m.tool !== 'generate_batch' || typeof m.version !== 'number' || !Array.isArray(m.jobs)) {
+        return problem('it is named like a batch manifest, but it is not one written by generate_batch (with "tool": "generate_batch", a version and a jobs list).');
+      }
+      return {};
+    }
+    case 'history': {
+      const lines = bytes.toString('utf8').split('\n');
+      for (const [i, line] of lines.entries()) {
+        if (!line.trim()) continue;
+        let entry: unknown;
+        try {
+          entry = JSON.parse(line);
+        } catch {
+          entry = undefined;
+        }
+        if (!entry || typeof entry !== 'object' || Array.isArray(entry)) {
+          return problem(`it is named like the history, but line ${i + 1} is not a JSON object (the history holds one JSON object per line). Fix or remove that line.`);
+        }
+      }
+      return {};
+    }
+  }
 }
 
 /** The paged gallery listing (resources/list). */

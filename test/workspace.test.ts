@@ -3,7 +3,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Workspace, WorkspaceError, chooseWorkspace, isInside, rootUrisToPaths } from '../src/io/workspace.js';
+import { execFileSync } from 'node:child_process';
+import { constants } from 'node:fs';
+import { Workspace, WorkspaceError, chooseWorkspace, isInside, readRegularFile, rootUrisToPaths } from '../src/io/workspace.js';
 
 let base: string; // real path of a scratch folder holding ws/ and outside/
 let root: string;
@@ -141,6 +143,105 @@ describe('Workspace.resolveOutput', () => {
   it('is writable with a real root', () => {
     expect(ws.writable).toBe(true);
   });
+
+  it('refuses a folder on the way that is a file, naming it', async () => {
+    const error = await rejection(ws.resolveOutput('input.png/deeper/x.png', 'out_dir'));
+    expect(error.message).toBe('out_dir "input.png/deeper/x.png" cannot be written: input.png is a file, not a folder. Choose another out_dir, or move that file out of the way.');
+  });
+
+  it('refuses a folder this process may not write in (for root too: the immutable flag)', async () => {
+    const dir = await scratch('locked');
+    await fs.chmod(dir, 0o555);
+    const root = process.getuid?.() === 0;
+    if (root) execFileSync('chattr', ['+i', dir]);
+    try {
+      const error = await rejection(ws.resolveOutput('saves/locked/new/x.png'));
+      expect(error.message).toMatch(/^out "saves\/locked\/new\/x\.png" cannot be written: the folder saves\/locked is not writable by this server \(E(PERM|ACCES)\)\. Make it writable, or choose another out\.$/);
+    } finally {
+      if (root) execFileSync('chattr', ['-i', dir]);
+      await fs.chmod(dir, 0o755);
+    }
+  });
+
+  it('refuses a path over PATH_MAX (less room for versions and copies)', async () => {
+    const deep = Array.from({ length: 17 }, () => 'd'.repeat(250)).join('/');
+    const error = await rejection(ws.resolveOutput(`${deep}/x.png`));
+    expect(error.message).toMatch(/makes a path of \d+ bytes; file systems allow 4096 \(less room for versions and copies: 4000\)/);
+  });
+
+  it('with replace, refuses a link, a FIFO or a folder already at the target, and accepts a regular file', async () => {
+    const dir = await scratch('replace');
+    await fs.symlink(path.join(outside, 'secret.png'), path.join(dir, 'link.png'));
+    execFileSync('mkfifo', [path.join(dir, 'fifo.png')]);
+    await fs.mkdir(path.join(dir, 'folder.png'));
+    await fs.writeFile(path.join(dir, 'file.png'), 'x');
+    for (const [name, kind] of [
+      ['link.png', 'a symbolic link'],
+      ['fifo.png', 'a FIFO (named pipe)'],
+      ['folder.png', 'a folder'],
+    ]) {
+      const error = await rejection(ws.resolveOutput(`saves/replace/${name}`, 'out', { replace: true }));
+      expect(error.message).toContain(`out saves/replace/${name} is ${kind}, not a regular file; the server writes only regular files and never through a link`);
+    }
+    expect(await ws.resolveOutput('saves/replace/file.png', 'out', { replace: true })).toBe(path.join(dir, 'file.png'));
+    expect(await ws.resolveOutput('saves/replace/link.png')).toBe(path.join(dir, 'link.png')); // without replace: a versioned sibling
+  });
+});
+
+describe('Workspace.appendFile and readRegularFile', () => {
+  it('appends to a regular file, creating it', async () => {
+    const dir = await scratch('append');
+    const file = path.join(dir, 'log.jsonl');
+    await ws.appendFile(file, 'a\n', 'history');
+    await ws.appendFile(file, 'b\n', 'history');
+    expect(await fs.readFile(file, 'utf8')).toBe('a\nb\n');
+    expect((await readRegularFile(file)).toString()).toBe('a\nb\n');
+  });
+
+  it('refuses a final symlink, naming the file and the fix, and writes nothing through it', async () => {
+    const dir = await scratch('append-link');
+    const target = path.join(base, 'appended.txt'); // outside the workspace
+    await fs.writeFile(target, 'outside\n');
+    await fs.symlink(target, path.join(dir, 'log.jsonl'));
+    const error = await rejection(ws.appendFile(path.join(dir, 'log.jsonl'), 'x\n', 'history', 'Remove it.'));
+    expect(error.message).toBe(
+      'history saves/append-link/log.jsonl is a symbolic link, not a regular file; the server writes only regular files and never through a link (a link could lead outside the workspace). Remove it.',
+    );
+    expect(await fs.readFile(target, 'utf8')).toBe('outside\n');
+    await expect(readRegularFile(path.join(dir, 'log.jsonl'))).rejects.toThrow(/is a symbolic link; it is not read/);
+  });
+
+  it('refuses a FIFO at once, whether or not something reads it, and never blocks reading one', async () => {
+    const dir = await scratch('append-fifo');
+    const fifo = path.join(dir, 'log.jsonl');
+    execFileSync('mkfifo', [fifo]);
+    const started = Date.now();
+    await expect(ws.appendFile(fifo, 'x\n', 'history')).rejects.toThrow(/is a FIFO \(named pipe\), not a regular file/);
+    await expect(readRegularFile(fifo)).rejects.toThrow(/is a FIFO \(named pipe\), not a regular file; it is not read/);
+    // With a reader holding it open, the append opens but fstat refuses it.
+    const reader = await fs.open(fifo, constants.O_RDONLY | constants.O_NONBLOCK);
+    try {
+      await expect(ws.appendFile(fifo, 'x\n', 'history')).rejects.toThrow(/is a FIFO/);
+    } finally {
+      await reader.close();
+    }
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('refuses a file with another hard link (a second name for a file elsewhere)', async () => {
+    const dir = await scratch('append-hardlink');
+    const elsewhere = path.join(base, 'hard.txt'); // outside the workspace, same file system
+    await fs.writeFile(elsewhere, 'mine\n');
+    await fs.link(elsewhere, path.join(dir, 'log.jsonl'));
+    await expect(ws.appendFile(path.join(dir, 'log.jsonl'), 'x\n', 'history')).rejects.toThrow(/log\.jsonl is a file with 1 other hard link\(s\), not a regular file/);
+    expect(await fs.readFile(elsewhere, 'utf8')).toBe('mine\n');
+  });
+
+  it('refuses a file over the read cap', async () => {
+    const dir = await scratch('read-cap');
+    await fs.writeFile(path.join(dir, 'big.png'), Buffer.alloc(2048));
+    await expect(readRegularFile(path.join(dir, 'big.png'), 1024)).rejects.toThrow(/2048 bytes, over the 1024-byte limit/);
+  });
 });
 
 describe('Workspace.resolveInput', () => {
@@ -264,6 +365,33 @@ describe('Workspace.saveFile', () => {
       await fs.rm(link, { force: true });
     }
     expect(await fs.readdir(outside)).toEqual(['secret.png']);
+  });
+
+  it('with force, refuses to replace a link or a folder, and leaves no temp file', async () => {
+    const dir = await scratch('force-special');
+    await fs.symlink(path.join(outside, 'secret.png'), path.join(dir, 'link.png'));
+    await fs.mkdir(path.join(dir, 'folder.png'));
+    await rejection(ws.saveFile(path.join(dir, 'link.png'), bytes('x'), { force: true }));
+    await rejection(ws.saveFile(path.join(dir, 'folder.png'), bytes('x'), { force: true }));
+    expect((await fs.readdir(dir)).sort()).toEqual(['folder.png', 'link.png']);
+    expect(await fs.readFile(path.join(outside, 'secret.png'), 'utf8')).toBe('secret');
+  });
+
+  it('without force, a link at the name gets a versioned sibling, not a write through it', async () => {
+    const dir = await scratch('link-version');
+    await fs.symlink(path.join(outside, 'secret.png'), path.join(dir, 'hero.png'));
+    const saved = await ws.saveFile(path.join(dir, 'hero.png'), bytes('mine'));
+    expect(saved).toEqual({ path: path.join(dir, 'hero-v2.png'), versionedFrom: path.join(dir, 'hero.png') });
+    expect(await fs.readFile(path.join(outside, 'secret.png'), 'utf8')).toBe('secret');
+  });
+
+  it('saves a name of 249 bytes: its temp file leaves the name out rather than pass NAME_MAX', async () => {
+    const dir = await scratch('long-name');
+    const name = `${'n'.repeat(245)}.png`;
+    const temp = await ws.tempFileFor(path.join(dir, name));
+    expect(Buffer.byteLength(path.basename(temp))).toBeLessThanOrEqual(255);
+    expect((await ws.saveFile(path.join(dir, name), bytes('x'))).path).toBe(path.join(dir, name));
+    expect((await ws.saveFile(path.join(dir, name), bytes('y'))).path).toBe(path.join(dir, `${'n'.repeat(245)}-v2.png`));
   });
 
   it('exists tells whether a path is taken (a dangling link counts)', async () => {

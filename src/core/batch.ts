@@ -5,7 +5,7 @@
  * the usage total and the progress values of a running batch. Pure: no file system here.
  */
 import path from 'node:path';
-import { batchJobFiles, downscaledPath, planOutputPaths } from './paths.js';
+import { batchJobFiles, controlCharacterProblem, downscaledPath, nameLengthProblem, planOutputPaths, suffixProblem } from './paths.js';
 import type { Problem } from './problems.js';
 import { AUGMENTATION_FIELDS } from './prompt.js';
 import { resolveRequest, type RawRequest, type ResolvedRequest } from './request.js';
@@ -67,6 +67,8 @@ export interface PlanInput {
   now: Date;
   /** Suffix of downscaled copies, when the batch makes them. */
   downscaleSuffix?: string | undefined;
+  /** Suffix of the API's original kept beside a keyed (transparent) image, whose name must fit too. */
+  keyedSourceSuffix?: string | undefined;
   /** Compare file names case-insensitively (macOS, Windows). */
   caseInsensitive: boolean;
 }
@@ -201,7 +203,7 @@ function shortLabel(out: string | undefined, prompt: string): string {
 
 /** A job's out must stay inside out_dir: a file name, subfolders allowed. */
 function outInsideDir(out: string): boolean {
-  if (path.isAbsolute(out) || out.includes('\0')) return false;
+  if (path.isAbsolute(out) || path.win32.isAbsolute(out) || out.includes('\0')) return false;
   const normal = path.normalize(out);
   return normal !== '..' && !normal.startsWith(`..${path.sep}`) && !normal.startsWith('../');
 }
@@ -229,6 +231,12 @@ export function planBatch(input: PlanInput): BatchPlan {
   };
   const manifest = path.join(input.outDir, MANIFEST_NAME);
   owners.set(key(manifest), 'the batch manifest');
+  const outDirText = controlCharacterProblem('out_dir', input.outDir) ?? nameLengthProblem('out_dir', manifest);
+  if (outDirText) return { ok: false, problems: [{ field: 'out_dir', message: outDirText }] };
+  if (input.downscaleSuffix !== undefined) {
+    const bad = suffixProblem('downscale_suffix', input.downscaleSuffix);
+    if (bad) return { ok: false, problems: [{ field: 'downscale_suffix', message: bad }] };
+  }
 
   for (const source of input.jobs) {
     const name = jobName(source);
@@ -249,6 +257,11 @@ export function planBatch(input: PlanInput): BatchPlan {
     if (read.out === undefined) {
       names = batchJobFiles(source.number, resolved.value.userPrompt, options.outputFormat, options.n);
     } else {
+      const control = controlCharacterProblem('out', read.out);
+      if (control) {
+        problems.push({ field: 'out', message: `${name}: ${control}` });
+        continue;
+      }
       if (!outInsideDir(read.out)) {
         problems.push({
           field: 'out',
@@ -265,6 +278,15 @@ export function planBatch(input: PlanInput): BatchPlan {
       warnings.push(...plan.plan.warnings);
     }
     const files = names.map((n) => path.join(input.outDir, n));
+    const derived = [
+      ...(input.downscaleSuffix !== undefined ? [input.downscaleSuffix] : []),
+      ...(options.transparency && input.keyedSourceSuffix !== undefined ? [input.keyedSourceSuffix] : []),
+    ];
+    const tooLong = files.map((f) => nameLengthProblem('out', f, derived)).find((p) => p !== undefined);
+    if (tooLong) {
+      problems.push({ field: 'out', message: `${name}: ${tooLong}` });
+      continue;
+    }
     const webFiles = input.downscaleSuffix === undefined ? [] : files.map((f) => downscaledPath(f, input.downscaleSuffix));
     for (const file of [...files, ...webFiles]) {
       const k = key(file);

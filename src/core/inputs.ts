@@ -9,8 +9,18 @@ import { inputStem } from './paths.js';
 export const MAX_INPUT_IMAGES = 16;
 /** Per input file (the API takes files under 50 MB). */
 export const MAX_INPUT_BYTES = 50 * 1024 * 1024;
-/** Decoded size of a data: URL input (it travels inside the JSON-RPC message). */
-export const MAX_DATA_URL_BYTES = 20 * 1024 * 1024;
+/**
+ * The largest JSON-RPC message the server reads: the MCP SDK's stdio limit, which common clients
+ * share. A larger message is refused (and the server goes on serving).
+ */
+export const MAX_MESSAGE_BYTES = 10 * 1024 * 1024;
+/**
+ * Decoded size of a data: URL input. It travels inside the JSON-RPC message as base64 (4
+ * characters per 3 bytes), so 7 MiB of image is 9.33 MiB of text, leaving 0.67 MiB of the
+ * message for the prompt and the other arguments. Several data: URLs in one call share the
+ * message: together they must stay under MAX_MESSAGE_BYTES.
+ */
+export const MAX_DATA_URL_BYTES = 7 * 1024 * 1024;
 
 const WHERE_INPUTS_COME_FROM = 'a path inside the workspace, a file:// URI inside it, or a data: URL';
 

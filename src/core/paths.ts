@@ -41,6 +41,8 @@ export interface PlanInput {
   format: OutputFormat;
   /** File stem used when neither out nor out_dir is given (`output`, `<input>-edit`). */
   defaultStem: string;
+  /** Suffixes of copies derived from each file (`-web`, `-keyed-source`): their names must fit too. */
+  derived?: readonly string[] | undefined;
 }
 
 export interface PathPlan {
@@ -51,6 +53,23 @@ export interface PathPlan {
 export function planOutputPaths(input: PlanInput): { ok: true; plan: PathPlan } | { ok: false; problems: Problem[] } {
   const ext = extensionFor(input.format);
   const warnings: string[] = [];
+  const text = [
+    ['out', input.out],
+    ['out_dir', input.outDir],
+  ] as const;
+  const unsafe = text.flatMap(([field, value]) => {
+    const message = value === undefined ? undefined : controlCharacterProblem(field, value);
+    return message ? [{ field, message }] : [];
+  });
+  if (unsafe.length > 0) return { ok: false, problems: unsafe };
+  const checked = (files: string[]): { ok: true; plan: PathPlan } | { ok: false; problems: Problem[] } => {
+    const field = input.outDir !== undefined ? 'out_dir' : 'out';
+    const problems = files.flatMap((file) => {
+      const message = nameLengthProblem(field, file, input.derived);
+      return message ? [{ field, message }] : [];
+    });
+    return problems.length > 0 ? { ok: false, problems: problems.slice(0, 1) } : { ok: true, plan: { files, warnings } };
+  };
   if (input.out !== undefined && input.outDir !== undefined) {
     return {
       ok: false,
@@ -72,15 +91,13 @@ export function planOutputPaths(input: PlanInput): { ok: true; plan: PathPlan } 
     } else if (!EXTENSIONS_OF[input.format].includes(given)) {
       warnings.push(`out ends in "${given}" but the image is ${input.format}; the name was kept as given.`);
     }
-    return { ok: true, plan: { files: numbered(file, input.n), warnings } };
+    return checked(numbered(file, input.n));
   }
   if (input.outDir !== undefined) {
     const dir = input.outDir.trim() || '.';
-    const files = Array.from({ length: input.n }, (_, i) => path.join(dir, `image_${i + 1}.${ext}`));
-    return { ok: true, plan: { files, warnings } };
+    return checked(Array.from({ length: input.n }, (_, i) => path.join(dir, `image_${i + 1}.${ext}`)));
   }
-  const file = path.join(DEFAULT_OUTPUT_DIR, `${input.defaultStem}.${ext}`);
-  return { ok: true, plan: { files: numbered(file, input.n), warnings } };
+  return checked(numbered(path.join(DEFAULT_OUTPUT_DIR, `${input.defaultStem}.${ext}`), input.n));
 }
 
 /** Stem of an input file for the default edit name: `shots/hero.png` → `hero`. */
@@ -123,4 +140,75 @@ export function promptSlug(prompt: string): string {
 export function batchJobFiles(number: number, prompt: string, format: OutputFormat, n: number): string[] {
   const base = `${String(number).padStart(3, '0')}-${promptSlug(prompt)}.${extensionFor(format)}`;
   return numbered(base, n);
+}
+
+/** Bytes one file or folder name may take (NAME_MAX of ext4, APFS, NTFS, …). */
+export const NAME_MAX_BYTES = 255;
+/** Bytes a whole absolute path may take (Linux PATH_MAX). */
+export const PATH_MAX_BYTES = 4096;
+/** The longest version mark the server adds to a taken name (`hero-v9999.png`): every name keeps room for it. */
+export const VERSION_MARK_ROOM = '-v9999';
+/** Longest downscale_suffix: a name part, not a name. */
+export const MAX_SUFFIX_BYTES = 64;
+
+const byteLength = (text: string) => new TextEncoder().encode(text).length;
+
+/**
+ * Characters a file name must not carry: control characters (a newline would forge lines in a
+ * result, a tab or escape hides in a listing), line and paragraph separators, and the
+ * bidirectional overrides that make a name read differently from what it is.
+ */
+const UNSAFE_CHARACTER = /[\p{Cc}\u2028\u2029\u202a-\u202e\u2066-\u2069]/u;
+
+function describeCharacter(char: string): string {
+  const names: Record<string, string> = { '\n': 'a line break (\\n)', '\r': 'a carriage return (\\r)', '\t': 'a tab (\\t)', '\0': 'a NUL byte' };
+  return names[char] ?? `the invisible character U+${char.codePointAt(0)!.toString(16).toUpperCase().padStart(4, '0')}`;
+}
+
+/** A short, printable quotation of a name for messages (never the whole of a huge or hostile value). */
+export function quoteName(value: string, max = 80): string {
+  const printable = value.replace(new RegExp(UNSAFE_CHARACTER.source, 'gu'), '\uFFFD');
+  return JSON.stringify(printable.length > max ? `${printable.slice(0, max - 1)}…` : printable);
+}
+
+/** A path or name part given by the client, refused when it holds a control or invisible character. */
+export function controlCharacterProblem(field: string, value: string): string | undefined {
+  const match = UNSAFE_CHARACTER.exec(value);
+  if (!match) return undefined;
+  return `${field} ${quoteName(value)} contains ${describeCharacter(match[0])} at position ${match.index + 1}; file names here are plain text. Remove it and call again.`;
+}
+
+/** downscale_suffix is added to a file name (`hero.png` → `hero-web.png`): a name part, never a path. */
+export function suffixProblem(field: string, suffix: string): string | undefined {
+  const control = controlCharacterProblem(field, suffix);
+  if (control) return control;
+  if (/[\\/]/.test(suffix)) {
+    return `${field} ${quoteName(suffix)} contains a path separator; it is added to the image's file name (hero.png → hero-web.png), so it must stay a name part such as "-web" or "-small".`;
+  }
+  if (byteLength(suffix) > MAX_SUFFIX_BYTES) {
+    return `${field} is ${byteLength(suffix)} bytes long; at most ${MAX_SUFFIX_BYTES} are allowed (e.g. "-web").`;
+  }
+  return undefined;
+}
+
+/**
+ * A planned file whose name the file system would refuse (over NAME_MAX bytes), checked with
+ * room for what the server may add to it: a version mark (`-v9999`), and for derived copies
+ * their suffix (`-web`, `-keyed-source`) with a version mark of their own.
+ */
+export function nameLengthProblem(field: string, file: string, derived: readonly string[] = []): string | undefined {
+  const parts = file.split(/[\\/]+/).filter((p) => p !== '');
+  const last = parts.pop() ?? '';
+  for (const folder of parts) {
+    if (byteLength(folder) > NAME_MAX_BYTES) {
+      return `${field} has a folder name of ${byteLength(folder)} bytes (${quoteName(folder, 40)}); file systems allow at most ${NAME_MAX_BYTES}. Choose shorter names.`;
+    }
+  }
+  const dashed = derived.map((s) => (s.startsWith('-') ? s : `-${s}`));
+  const room = byteLength(VERSION_MARK_ROOM) + Math.max(0, ...dashed.map((s) => byteLength(s) + byteLength(VERSION_MARK_ROOM)));
+  const allowed = NAME_MAX_BYTES - room;
+  const bytes = byteLength(last);
+  if (bytes <= allowed) return undefined;
+  const what = dashed.length > 0 ? `a version mark (${VERSION_MARK_ROOM}) and the copies' suffixes (${dashed.join(', ')})` : `a version mark (${VERSION_MARK_ROOM})`;
+  return `${field} gives a file name of ${bytes} bytes (${quoteName(last, 40)}); file systems allow ${NAME_MAX_BYTES}, and with room for ${what} it may be at most ${allowed}. Choose a shorter name.`;
 }

@@ -2,12 +2,14 @@
  * output/imagegen/history.jsonl: one JSON line per saved image (time, tool, path, model, final
  * prompt, parameters, usage, cost), so a person can find how any asset was made and an agent can
  * make it again. Appends are serialised in this process and each call's lines go in one write to a
- * file opened for appending, so lines from concurrent calls never interleave.
+ * file opened for appending, so lines from concurrent calls never interleave. The history is only
+ * ever a regular file: a symlink (which a cloned repository can ship) or a FIFO there is refused,
+ * and every tool checks that before it spends anything.
  */
 import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { DEFAULT_OUTPUT_DIR } from '../core/paths.js';
-import type { Workspace } from './workspace.js';
+import { readRegularFile, WorkspaceError, type Workspace } from './workspace.js';
 
 export const HISTORY_FILE = path.posix.join(DEFAULT_OUTPUT_DIR, 'history.jsonl');
 
@@ -43,9 +45,25 @@ export interface HistoryEntry {
 
 const queues = new Map<string, Promise<void>>();
 
-/** The history file of a workspace (in its first root). */
+const HISTORY_FIX = `Remove it (a new history is started there), then call again.`;
+
+/** The history file of a workspace (in its first root): its folder writable, the file absent or a regular file. */
 export async function historyPath(workspace: Workspace): Promise<string> {
-  return workspace.resolveOutput(HISTORY_FILE, 'history');
+  return workspace.resolveOutput(HISTORY_FILE, 'history', { append: true, fix: HISTORY_FIX });
+}
+
+/**
+ * Why the history could not take this call's lines, checked before anything is spent (a saved
+ * image whose line cannot be written would be paid for and half-recorded), or undefined.
+ */
+export async function historyProblem(workspace: Workspace): Promise<string | undefined> {
+  try {
+    await historyPath(workspace);
+    return undefined;
+  } catch (error) {
+    if (error instanceof WorkspaceError) return `Every saved image gets a line in the history, which cannot be written, so nothing is sent: ${error.message}`;
+    throw error;
+  }
 }
 
 /** Appends one line per entry, in order, in one write. Safe to call concurrently. */
@@ -56,7 +74,7 @@ export async function appendHistory(workspace: Workspace, entries: readonly Hist
   const previous = queues.get(file) ?? Promise.resolve();
   const mine = previous.then(async () => {
     await fs.mkdir(path.dirname(file), { recursive: true });
-    await fs.appendFile(file, text, { encoding: 'utf8', flag: 'a' });
+    await workspace.appendFile(file, text, 'history', HISTORY_FIX);
   });
   const settled = mine.catch(() => {});
   queues.set(file, settled);
@@ -70,7 +88,7 @@ export async function appendHistory(workspace: Workspace, entries: readonly Hist
 export async function readHistory(workspace: Workspace): Promise<HistoryEntry[]> {
   let text: string;
   try {
-    text = await fs.readFile(await workspace.resolveInput(HISTORY_FILE, 'history'), 'utf8');
+    text = (await readRegularFile(await workspace.resolveInput(HISTORY_FILE, 'history'))).toString('utf8');
   } catch {
     return [];
   }

@@ -1,13 +1,31 @@
 /**
  * The workspace: the folder(s) this server may read from and write to. Every path is resolved on
  * real paths (symlinks followed) and checked with a separator-aware test before it is used, and
- * files are written atomically without ever replacing one unless asked.
+ * files are written atomically without ever replacing one unless asked. Files are opened without
+ * following a final symlink and only when they are regular files: a link planted in the workspace
+ * never redirects a write, and a FIFO never blocks the server.
  */
 import { randomBytes } from 'node:crypto';
-import { promises as fs } from 'node:fs';
+import { constants, promises as fs, type Stats } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { versionedPath } from '../core/paths.js';
+import { PATH_MAX_BYTES, quoteName, versionedPath } from '../core/paths.js';
+
+// O_NOFOLLOW and O_NONBLOCK do not exist on Windows, which has no FIFOs to block on.
+const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;
+const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
+/** A new file: created here or refused, never opened through a link. */
+const NEW_FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
+/** Appending: a final symlink is refused (ELOOP) and a FIFO without a reader fails at once (ENXIO). */
+const APPEND_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | O_NOFOLLOW | O_NONBLOCK;
+/** Reading: a FIFO opens at once instead of waiting for a writer, and is then refused by fstat. */
+const READ_FLAGS = constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
+/** Names longer than this (bytes) are left out of temp file names, which must fit NAME_MAX too. */
+const TEMP_NAME_KEEP = 200;
+/** Room kept below PATH_MAX for version marks, suffixes and temp names. */
+const PATH_ROOM = 96;
+
+const byteLength = (text: string) => Buffer.byteLength(text, 'utf8');
 
 export class WorkspaceError extends Error {
   constructor(message: string) {
@@ -42,18 +60,34 @@ async function realpathOrSelf(p: string): Promise<string> {
 
 const MAX_LINK_HOPS = 40;
 
-/**
- * The real path of `p`, or of its nearest existing ancestor with the rest appended. A dangling
- * symlink on the way is followed to where it points, so a link to a folder that does not exist
- * yet is judged by its target, not by its name.
- */
+/** What a file that is not a regular file is, for messages. */
+export function fileKind(stat: Stats): string {
+  if (stat.isSymbolicLink()) return 'a symbolic link';
+  if (stat.isDirectory()) return 'a folder';
+  if (stat.isFIFO()) return 'a FIFO (named pipe)';
+  if (stat.isSocket()) return 'a socket';
+  if (stat.isCharacterDevice() || stat.isBlockDevice()) return 'a device';
+  return 'not a regular file';
+}
+
+const hardLinks = (stat: Stats) => `a file with ${stat.nlink - 1} other hard link(s)`;
+
 async function realpathOfNearest(p: string): Promise<string> {
+  return (await nearestExisting(p)).real;
+}
+
+/**
+ * The real path of `p`, or of its nearest existing ancestor with the rest appended, and that
+ * ancestor's real path (`existing`). A dangling symlink on the way is followed to where it
+ * points, so a link to a folder that does not exist yet is judged by its target, not its name.
+ */
+async function nearestExisting(p: string): Promise<{ real: string; existing?: string }> {
   const rest: string[] = [];
   let current = p;
   for (let hops = 0; ; ) {
     try {
       const real = await fs.realpath(current);
-      return rest.length ? path.join(real, ...[...rest].reverse()) : real;
+      return { real: rest.length ? path.join(real, ...[...rest].reverse()) : real, existing: real };
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
       if (code !== 'ENOENT' && code !== 'ENOTDIR') throw error;
@@ -64,7 +98,7 @@ async function realpathOfNearest(p: string): Promise<string> {
         continue;
       }
       const parent = path.dirname(current);
-      if (parent === current) return p;
+      if (parent === current) return { real: p };
       rest.push(path.basename(current));
       current = parent;
     }
@@ -73,6 +107,31 @@ async function realpathOfNearest(p: string): Promise<string> {
 
 export interface SaveOptions {
   force?: boolean;
+}
+
+export interface OutputOptions {
+  /** The file will be replaced (force) or appended to: if it exists, it must be a regular file. */
+  replace?: boolean;
+  /** The file will be appended to: nor may it have other hard links (names for a file elsewhere). */
+  append?: boolean;
+  /** What to do about a file in the way, for the refusal (default: remove it or choose another name). */
+  fix?: string;
+}
+
+/** Reads a whole regular file, without following a final symlink and without blocking on a FIFO. */
+export async function readRegularFile(file: string, maxBytes = Number.MAX_SAFE_INTEGER): Promise<Buffer> {
+  const handle = await fs.open(file, READ_FLAGS).catch(async (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'ELOOP' && error.code !== 'EMLINK') throw error;
+    throw new WorkspaceError(`${file} is a symbolic link; it is not read.`);
+  });
+  try {
+    const stat = await handle.stat();
+    if (!stat.isFile()) throw new WorkspaceError(`${file} is ${fileKind(stat)}, not a regular file; it is not read.`);
+    if (stat.size > maxBytes) throw new WorkspaceError(`${file} is ${stat.size} bytes, over the ${maxBytes}-byte limit for reading it.`);
+    return await handle.readFile();
+  } finally {
+    await handle.close();
+  }
 }
 
 export interface SavedFile {
@@ -149,16 +208,97 @@ export class Workspace {
     return this.contain(real, userPath, what);
   }
 
-  /** Where a new file would go: checked on the real path of its nearest existing ancestor. */
-  async resolveOutput(userPath: string, what = 'out'): Promise<string> {
+  /**
+   * Where a new file would go, checked before anything is spent: confined on the real path of its
+   * nearest existing ancestor, which must be a folder this process may write in (access(2) also
+   * says so for root on a read-only file system or an immutable folder), within PATH_MAX; with
+   * `replace`, a file already there must be a regular file.
+   */
+  async resolveOutput(userPath: string, what = 'out', options: OutputOptions = {}): Promise<string> {
     if (!this.writable) {
       throw new WorkspaceError(`The workspace root is "/", where no files should be written. ${ROOT_HELP}`);
     }
     const absolute = this.lexical(userPath, what);
     this.contain(absolute, userPath, what);
-    const parent = await realpathOfNearest(path.dirname(absolute));
-    this.contain(parent, userPath, what);
-    return path.join(parent, path.basename(absolute));
+    const nearest = await nearestExisting(path.dirname(absolute));
+    this.contain(nearest.real, userPath, what);
+    if (nearest.existing !== undefined) await this.checkFolder(nearest.existing, userPath, what);
+    const target = path.join(nearest.real, path.basename(absolute));
+    if (byteLength(target) > PATH_MAX_BYTES - PATH_ROOM) {
+      throw new WorkspaceError(
+        `${what} ${quoteName(userPath)} makes a path of ${byteLength(target)} bytes; file systems allow ${PATH_MAX_BYTES} (less room for versions and copies: ${PATH_MAX_BYTES - PATH_ROOM}). Choose a shorter path.`,
+      );
+    }
+    if (options.replace || options.append) await this.assertReplaceable(target, what, options.fix, options.append);
+    return target;
+  }
+
+  /** The nearest existing folder of an output: a folder, and writable. */
+  private async checkFolder(existing: string, userPath: string, what: string): Promise<void> {
+    const stat = await fs.stat(existing);
+    const named = `${what} ${quoteName(userPath)}`;
+    if (!stat.isDirectory()) {
+      throw new WorkspaceError(
+        `${named} cannot be written: ${this.relative(existing)} is ${stat.isFile() ? 'a file' : fileKind(stat)}, not a folder. Choose another ${what}, or move that file out of the way.`,
+      );
+    }
+    try {
+      await fs.access(existing, constants.W_OK | constants.X_OK);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code ?? 'error';
+      const why = code === 'EROFS' ? 'is on a read-only file system' : `is not writable by this server (${code})`;
+      throw new WorkspaceError(`${named} cannot be written: the folder ${this.relative(existing)} ${why}. Make it writable, or choose another ${what}.`);
+    }
+  }
+
+  /** A file the server would append to or replace: absent, or a regular file (never a link, FIFO or folder). */
+  async assertReplaceable(target: string, what: string, fix?: string, append = false): Promise<void> {
+    let stat: Stats;
+    try {
+      stat = await fs.lstat(target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw error;
+    }
+    if (!stat.isFile()) throw this.notRegular(target, what, fileKind(stat), fix);
+    if (append && stat.nlink > 1) throw this.notRegular(target, what, hardLinks(stat), fix);
+  }
+
+  private notRegular(target: string, what: string, kind: string, fix?: string): WorkspaceError {
+    const link = kind === 'a symbolic link' ? ' (a link could lead outside the workspace)' : '';
+    return new WorkspaceError(
+      `${what} ${this.relative(target)} is ${kind}, not a regular file; the server writes only regular files and never through a link${link}. ${fix ?? `Remove it, or choose another ${what}, and call again.`}`,
+    );
+  }
+
+  /**
+   * Appends `text` to `target` (created if missing): opened without following a final symlink,
+   * without blocking on a FIFO, and written only when it is a regular file. One write per call.
+   */
+  async appendFile(target: string, text: string, what: string, fix?: string): Promise<void> {
+    let handle: fs.FileHandle;
+    try {
+      handle = await fs.open(target, APPEND_FLAGS, 0o644);
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      // ELOOP (EMLINK on BSDs): a final symlink; ENXIO: a FIFO nobody reads; EISDIR: a folder.
+      if (code === 'ELOOP' || code === 'EMLINK' || code === 'ENXIO' || code === 'EISDIR') {
+        const stat = await fs.lstat(target).catch(() => undefined);
+        throw this.notRegular(target, what, stat ? fileKind(stat) : 'not a regular file', fix);
+      }
+      throw error;
+    }
+    try {
+      const stat = await handle.stat();
+      if (!stat.isFile()) throw this.notRegular(target, what, fileKind(stat), fix);
+      // A hard link is a second name for a file that may live anywhere on the disk.
+      if (stat.nlink > 1) throw this.notRegular(target, what, hardLinks(stat), fix);
+      // The folder was confined before; a folder swapped for a link since is caught here.
+      this.contain(await fs.realpath(path.dirname(target)), target, what);
+      await handle.writeFile(text, 'utf8');
+    } finally {
+      await handle.close();
+    }
   }
 
   /**
@@ -167,7 +307,10 @@ export class Workspace {
    */
   async tempFileFor(target: string): Promise<string> {
     const dir = path.dirname(target);
-    const temp = path.join(dir, `.${path.basename(target)}.${randomBytes(6).toString('hex')}.tmp`);
+    const base = path.basename(target);
+    // The target's name is kept for people looking at the folder, unless the temp name would not fit NAME_MAX.
+    const shown = byteLength(base) <= TEMP_NAME_KEEP ? `${base}.` : '';
+    const temp = path.join(dir, `.${shown}${randomBytes(6).toString('hex')}.tmp`);
     const real = await fs.realpath(dir).catch(() => undefined);
     if (real !== undefined) {
       this.contain(real, target, 'out'); // the usual case: the folder exists, one check
@@ -189,6 +332,8 @@ export class Workspace {
   async placeFile(temp: string, target: string, options: SaveOptions = {}): Promise<SavedFile> {
     try {
       if (options.force) {
+        // rename replaces a name without following it; a link, FIFO or folder there is refused rather than replaced.
+        await this.assertReplaceable(target, 'out');
         await fs.rename(temp, target);
         return { path: target };
       }
@@ -217,7 +362,7 @@ export class Workspace {
   async saveFile(target: string, bytes: Uint8Array | readonly Uint8Array[], options: SaveOptions = {}): Promise<SavedFile> {
     const temp = await this.tempFileFor(target);
     try {
-      await fs.writeFile(temp, bytes, { flag: 'wx' });
+      await fs.writeFile(temp, bytes, { flag: NEW_FILE_FLAGS });
     } catch (error) {
       await fs.rm(temp, { force: true });
       throw error;

@@ -40,14 +40,16 @@ import { thumbnailsAhead } from '../core/contact-sheet.js';
 import { parseSize } from '../core/sizes.js';
 import { previewFiles, ThumbnailPrefetch, type Preview } from '../io/preview.js';
 import { ImageApiError } from '../io/openai.js';
-import { WorkspaceError, type Workspace } from '../io/workspace.js';
+import { fileKind, WorkspaceError, type Workspace } from '../io/workspace.js';
+import { historyProblem } from '../io/history.js';
+import { keyedSourcePath, TRANSPARENCY_STRATEGIES } from '../core/transparency.js';
 import { problemsResult, refused, type ImageFactsOut } from '../results.js';
 import { batchDryRunResult, batchResult, batchResultSchema, collectWarnings } from './batch-report.js';
 import { defineTool, type ToolContext } from './context.js';
 import { dryRunPayload, ENDPOINT_PATHS, estimateRun, performImageRun, plannedFacts, recordHistory, type ImageRun } from './image-run.js';
 import { augmentationShapeBrief, controlShape, outputShape, promptFieldsShape, SAME_RULES } from './schema.js';
+import { KEYED_SOURCE_SUFFIX } from './prepare.js';
 import { ALL_QUALITIES } from '../core/models.js';
-import { TRANSPARENCY_STRATEGIES } from '../core/transparency.js';
 import { strictArguments } from './arguments.js';
 
 export const DEFAULT_CONCURRENCY = 5;
@@ -191,7 +193,7 @@ function batchDefaults(args: GenerateBatchArguments): BatchDefaults {
   return defaults as BatchDefaults;
 }
 
-type FileState = 'missing' | 'image' | 'other';
+type FileState = 'missing' | 'image' | 'other' | 'special';
 type Exists = (file: string) => Promise<boolean>;
 
 const CASE_INSENSITIVE = process.platform === 'win32' || process.platform === 'darwin';
@@ -215,13 +217,20 @@ function folderListings(workspace: Workspace): Exists {
   };
 }
 
-async function fileState(target: string, workspace: Workspace, exists: Exists, decode: boolean): Promise<{ state: FileState; facts?: ImageFactsOut }> {
+async function fileState(target: string, workspace: Workspace, exists: Exists, decode: boolean): Promise<{ state: FileState; facts?: ImageFactsOut; kind?: string }> {
   if (!(await exists(target))) return { state: 'missing' };
+  // Only a regular file is trusted: a link (to an image outside the workspace, or inside) or a
+  // FIFO is never taken as a finished job, nor read, nor made into a -web copy.
+  const stat = await fs.lstat(target).catch(() => undefined);
+  if (!stat) return { state: 'missing' };
+  if (!stat.isFile()) return { state: 'special', kind: fileKind(stat) };
   if (!decode) return { state: 'other' };
   try {
-    const [facts, stat] = await Promise.all([inspectImage(target), fs.stat(target)]);
-    if (!stat.isFile()) return { state: 'other' };
-    return { state: 'image', facts: { path: workspace.relative(target), width: facts.width, height: facts.height, format: facts.format, bytes: stat.size } };
+    const facts = await inspectImage(target);
+    const after = await fs.lstat(target);
+    // The file read must be the file checked: one swapped for a link meanwhile is not trusted.
+    if (!after.isFile() || after.ino !== stat.ino || after.dev !== stat.dev) return { state: 'special', kind: fileKind(after) };
+    return { state: 'image', facts: { path: workspace.relative(target), width: facts.width, height: facts.height, format: facts.format, bytes: after.size } };
   } catch {
     return { state: 'other' };
   }
@@ -241,11 +250,16 @@ async function prepareJobs(
   const force = args.force ?? false;
   let manifest: string;
   try {
-    manifest = await workspace.resolveOutput(path.join(args.out_dir, MANIFEST_NAME), 'out_dir');
+    manifest = await workspace.resolveOutput(path.join(args.out_dir, MANIFEST_NAME), 'out_dir', {
+      replace: true,
+      fix: 'Remove it, or choose another out_dir, and call again.',
+    });
   } catch (error) {
     if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'out_dir', message: error.message }] };
     throw error;
   }
+  const history = await historyProblem(workspace);
+  if (history) return { ok: false, problems: [{ field: 'history', message: history }] };
   if (!resume && !force && (await workspace.exists(manifest))) {
     problems.push({
       field: 'out_dir',
@@ -283,10 +297,24 @@ async function prepareJobs(
     }
     const kept = new Map<number, ImageFactsOut>();
     let toMake = targets.map((_, i) => i);
+    const keyedSources = plan.request.options.transparency ? targets.map((t) => keyedSourcePath(t)) : [];
+    const states = await Promise.all(targets.map((t) => fileState(t, workspace, exists, resume)));
+    const webStates = await Promise.all(webTargets.map((t) => fileState(t, workspace, exists, false)));
+    const sourceStates = await Promise.all(keyedSources.map((t) => fileState(t, workspace, exists, false)));
+    const special = [
+      ...targets.map((file, i) => ({ file, ...states[i]! })),
+      ...webTargets.map((file, i) => ({ file, ...webStates[i]! })),
+      ...keyedSources.map((file, i) => ({ file, ...sourceStates[i]! })),
+    ].filter((s) => s.state === 'special');
+    for (const { file, kind } of special) {
+      problems.push({
+        field: 'out',
+        message: `${name}: ${workspace.relative(file)} is ${kind}, not a regular file. A batch writes only regular files and resumes only from them (a link could lead outside the workspace). Remove it, and call again.`,
+      });
+    }
+    if (special.length > 0) return;
     if (!force || resume) {
-      const states = await Promise.all(targets.map((t) => fileState(t, workspace, exists, resume)));
       if (!resume) {
-        const webStates = await Promise.all(webTargets.map((t) => fileState(t, workspace, exists, false)));
         const taken = [...targets.filter((_, i) => states[i]!.state !== 'missing'), ...webTargets.filter((_, i) => webStates[i]!.state !== 'missing')];
         for (const file of taken) {
           problems.push({
@@ -658,6 +686,7 @@ export const generateBatchTool = defineTool({
       outDir: args.out_dir,
       now: ctx.config.now(),
       downscaleSuffix,
+      keyedSourceSuffix: KEYED_SOURCE_SUFFIX,
       caseInsensitive: CASE_INSENSITIVE,
     });
     const lineProblems = sources.value.problems;

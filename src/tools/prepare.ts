@@ -3,10 +3,12 @@
  * plan and confine the output paths.
  */
 import { promises as fs } from 'node:fs';
-import { planOutputPaths } from '../core/paths.js';
+import { DEFAULT_DOWNSCALE_SUFFIX, downscaledPath, planOutputPaths, suffixProblem } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
 import { resolveRequest, type RawRequest, type ResolvedRequest, type ToolKind } from '../core/request.js';
-import { WorkspaceError, type Workspace } from '../io/workspace.js';
+import { keyedSourcePath } from '../core/transparency.js';
+import { historyProblem } from '../io/history.js';
+import { readRegularFile, WorkspaceError, type Workspace } from '../io/workspace.js';
 import type { ToolContext } from './context.js';
 
 const MAX_PROMPT_FILE_BYTES = 1024 * 1024;
@@ -20,7 +22,12 @@ export interface OutputArgs {
   out?: string | undefined;
   out_dir?: string | undefined;
   force?: boolean | undefined;
+  downscale_max_dim?: number | undefined;
+  downscale_suffix?: string | undefined;
 }
+
+/** The suffix of the API's original kept beside a keyed image (see keyedSourcePath). */
+export const KEYED_SOURCE_SUFFIX = keyedSourcePath('');
 
 export type Prepared<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
 
@@ -42,7 +49,8 @@ export async function readPrompt(args: PromptArgs, workspace: Workspace): Promis
     if (stat.size > MAX_PROMPT_FILE_BYTES) {
       return { ok: false, problems: [{ field: 'prompt_file', message: `prompt_file "${args.prompt_file}" is over 1 MB; a prompt may be at most 32,000 characters.` }] };
     }
-    return { ok: true, value: (await fs.readFile(file, 'utf8')).trim() };
+    // Read as it was checked: a regular file (never a FIFO swapped in since), within the cap.
+    return { ok: true, value: (await readRegularFile(file, MAX_PROMPT_FILE_BYTES)).toString('utf8').trim() };
   } catch (error) {
     if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'prompt_file', message: error.message }] };
     throw error;
@@ -66,15 +74,31 @@ export async function prepareRequest(
   const resolved = resolveRequest(raw, { tool, now: ctx.config.now(), transparency: ctx.config.transparency });
   if (!resolved.ok) return resolved;
   const { options } = resolved.value;
-  const planned = planOutputPaths({ out: raw.out, outDir: raw.out_dir, n: options.n, format: options.outputFormat, defaultStem });
+  // Everything about the files is checked here, so dry runs refuse it too and nothing is paid for
+  // an image that could not be saved.
+  const suffix = raw.downscale_suffix ?? DEFAULT_DOWNSCALE_SUFFIX;
+  const badSuffix = raw.downscale_suffix === undefined ? undefined : suffixProblem('downscale_suffix', raw.downscale_suffix);
+  if (badSuffix) return { ok: false, problems: [{ field: 'downscale_suffix', message: badSuffix }] };
+  const derived = [...(raw.downscale_max_dim ? [suffix] : []), ...(options.transparency ? [KEYED_SOURCE_SUFFIX] : [])];
+  const planned = planOutputPaths({ out: raw.out, outDir: raw.out_dir, n: options.n, format: options.outputFormat, defaultStem, derived });
   if (!planned.ok) return planned;
   const targets: string[] = [];
+  const field = raw.out_dir !== undefined ? 'out_dir' : 'out';
   try {
-    for (const file of planned.plan.files) targets.push(await workspace.resolveOutput(file, raw.out_dir !== undefined ? 'out_dir' : 'out'));
+    for (const file of planned.plan.files) targets.push(await workspace.resolveOutput(file, field, { replace: raw.force ?? false }));
+    if (raw.force) {
+      // Copies are replaced under force too: each must be a regular file if it exists.
+      for (const target of targets) {
+        if (raw.downscale_max_dim) await workspace.assertReplaceable(downscaledPath(target, suffix), field);
+        if (options.transparency) await workspace.assertReplaceable(keyedSourcePath(target), field);
+      }
+    }
   } catch (error) {
-    if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'out', message: error.message }] };
+    if (error instanceof WorkspaceError) return { ok: false, problems: [{ field, message: error.message }] };
     throw error;
   }
+  const history = await historyProblem(workspace);
+  if (history) return { ok: false, problems: [{ field: 'history', message: history }] };
   return {
     ok: true,
     value: { request: resolved.value, warnings: [...resolved.warnings, ...planned.plan.warnings], targets },

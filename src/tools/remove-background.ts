@@ -8,7 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { parseHexColor } from '../core/chroma-key.js';
-import { planOutputPaths } from '../core/paths.js';
+import { controlCharacterProblem, nameLengthProblem, planOutputPaths } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
 import { cutoutPath, isWeakKeyColor, normaliseKeyColor } from '../core/transparency.js';
 import { alphaFacts, cutOut, type Cutout, type CutoutFormat } from '../io/cutout.js';
@@ -111,7 +111,11 @@ export const removeBackgroundTool = defineTool({
     try {
       input = await workspace.resolveInput(args.image, 'image');
       const file = planned?.ok ? planned.plan.files[0]! : cutoutPath(input, format);
-      target = await workspace.resolveOutput(file, 'out');
+      // The default name comes from the input's: it must make a plain name that fits, like out.
+      const named = args.out === undefined ? path.basename(file) : file;
+      const bad = controlCharacterProblem('out', named) ?? nameLengthProblem('out', named);
+      if (bad) return refused(args.out === undefined ? `${bad} (out defaults to the input's name + "-cutout"; give out)` : bad);
+      target = await workspace.resolveOutput(file, 'out', { replace: args.force ?? false });
     } catch (error) {
       if (error instanceof WorkspaceError) return refused(error.message);
       throw error;

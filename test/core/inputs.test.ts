@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   MAX_DATA_URL_BYTES,
+  MAX_MESSAGE_BYTES,
   MAX_INPUT_BYTES,
   alphaMaskFromLuminance,
   anyFullyTransparent,
@@ -58,7 +59,9 @@ describe('parseDataUrl', () => {
     expect(parseDataUrl(`data:image/png;base64,${exactly}`, 12).ok).toBe(true);
     const over = parseDataUrl(`data:image/png;base64,${exactly}AAAA`, 12);
     expect(over).toMatchObject({ ok: false, reason: expect.stringMatching(/over the 0\.0 MB limit.*save the image in the workspace/) });
-    expect(MAX_DATA_URL_BYTES).toBe(20 * 1024 * 1024);
+    // The limit is what still fits in one protocol message once base64-encoded, with room for the rest.
+    expect(MAX_DATA_URL_BYTES).toBe(7 * 1024 * 1024);
+    expect(Math.ceil(MAX_DATA_URL_BYTES / 3) * 4 + 512 * 1024).toBeLessThan(MAX_MESSAGE_BYTES);
   });
 });
 

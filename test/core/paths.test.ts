@@ -5,10 +5,14 @@ import {
   batchJobFiles,
   downscaledPath,
   extensionFor,
+  controlCharacterProblem,
   inputStem,
+  nameLengthProblem,
   numbered,
   planOutputPaths,
   promptSlug,
+  quoteName,
+  suffixProblem,
   versionedPath,
   type PlanInput,
 } from '../../src/core/paths.js';
@@ -185,5 +189,67 @@ describe('batchJobFiles', () => {
 
   it('numbers n > 1 variants', () => {
     expect(batchJobFiles(3, 'Blue bird', 'png', 3)).toEqual(['003-blue-bird-1.png', '003-blue-bird-2.png', '003-blue-bird-3.png']);
+  });
+});
+
+describe('names the file system would refuse, checked before spending', () => {
+  it('keeps room in a name for a version mark, and for copies their suffix and mark', () => {
+    const name = (bytes: number) => `${'n'.repeat(bytes - 4)}.png`;
+    expect(nameLengthProblem('out', `a/${name(249)}`)).toBeUndefined();
+    expect(nameLengthProblem('out', `a/${name(250)}`)).toMatch(/^out gives a file name of 250 bytes \("n+…"\); file systems allow 255, and with room for a version mark \(-v9999\) it may be at most 249\. Choose a shorter name\.$/);
+    expect(nameLengthProblem('out', name(239), ['-web'])).toBeUndefined();
+    expect(nameLengthProblem('out', name(240), ['web'])).toMatch(/240 bytes.*the copies' suffixes \(-web\) it may be at most 239/);
+    expect(nameLengthProblem('out', name(230), ['-web', '-keyed-source'])).toBeUndefined();
+    expect(nameLengthProblem('out', name(231), ['-web', '-keyed-source'])).toMatch(/at most 230/);
+  });
+
+  it('counts bytes, not characters', () => {
+    expect(nameLengthProblem('out', `${'é'.repeat(122)}.png`)).toBeUndefined(); // 128 characters, 248 bytes
+    expect(nameLengthProblem('out', `${'é'.repeat(123)}.png`)).toMatch(/250 bytes/);
+  });
+
+  it('refuses a folder name over 255 bytes', () => {
+    expect(nameLengthProblem('out_dir', `${'d'.repeat(256)}/image_1.png`)).toMatch(/^out_dir has a folder name of 256 bytes.*at most 255/);
+    expect(nameLengthProblem('out_dir', `${'d'.repeat(255)}/image_1.png`)).toBeUndefined();
+  });
+
+  it.each([
+    ['a\nb.png', 'a line break (\\n) at position 2'],
+    ['a\rb.png', 'a carriage return'],
+    ['a\tb.png', 'a tab'],
+    ['a\u001bb.png', 'U+001B'],
+    ['a\u0085b.png', 'U+0085'],
+    ['a\u2028b.png', 'U+2028'],
+    ['invoice\u202egnp.exe', 'U+202E'],
+    ['a\u2066b.png', 'U+2066'],
+  ])('refuses %j, saying what and where', (value, what) => {
+    const message = controlCharacterProblem('out', value);
+    expect(message).toContain(what);
+    expect(message).toMatch(/file names here are plain text\. Remove it and call again\.$/);
+    expect(message).not.toMatch(/[\n\r\u2028]/);
+  });
+
+  it('accepts plain names, spaces and non-Latin letters', () => {
+    for (const value of ['hero.png', 'my art/héros 1.png', '写真.png', 'a-b_c.d.png']) expect(controlCharacterProblem('out', value)).toBeUndefined();
+  });
+
+  it('keeps downscale_suffix a name part', () => {
+    expect(suffixProblem('downscale_suffix', '-small')).toBeUndefined();
+    expect(suffixProblem('downscale_suffix', '/../../x')).toMatch(/^downscale_suffix "\/\.\.\/\.\.\/x" contains a path separator; .* "-web" or "-small"\.$/);
+    expect(suffixProblem('downscale_suffix', '..\\x')).toMatch(/path separator/);
+    expect(suffixProblem('downscale_suffix', '-web\n')).toMatch(/line break/);
+    expect(suffixProblem('downscale_suffix', 'x'.repeat(65))).toMatch(/65 bytes long; at most 64/);
+  });
+
+  it('quotes names short and printable', () => {
+    expect(quoteName('a\nb')).toBe('"a\uFFFDb"');
+    expect(quoteName('x'.repeat(100), 10)).toBe(`"${'x'.repeat(9)}…"`);
+  });
+
+  it('planOutputPaths refuses control characters and over-long names with derived copies', () => {
+    expect(problem({ out: 'a\nb.png' })).toMatch(/^out "a\uFFFDb\.png" contains a line break/);
+    expect(problem({ outDir: 'a\tb' })).toMatch(/^out_dir "a\uFFFDb" contains a tab/);
+    expect(problem({ out: `${'n'.repeat(236)}.png`, derived: ['-web'] })).toMatch(/240 bytes/);
+    expect(files({ out: `${'n'.repeat(236)}.png` }).files).toHaveLength(1);
   });
 });

@@ -47,7 +47,7 @@ beforeAll(async () => {
   const past = new Date(Date.now() - 3_600_000);
   await utimes(path.join(ws.dir, 'output/imagegen/old.png'), past, past);
   await mkdir(path.join(ws.dir, 'output/imagegen/batch-1'), { recursive: true });
-  await writeFile(path.join(ws.dir, 'output/imagegen/batch-1/manifest.json'), JSON.stringify({ jobs: [] }));
+  await writeFile(path.join(ws.dir, 'output/imagegen/batch-1/manifest.json'), JSON.stringify({ tool: 'generate_batch', version: 1, jobs: [] }));
   const elsewhere = await server.call('generate', { prompt: 'a logo', size: '1024x1024', out: 'assets/logo.png', preview: false });
   expect(elsewhere.isError).toBeFalsy();
   const fresh = await server.call('generate', { prompt: galleryPrompt, n: 3, size: '1536x1024', out: 'output/imagegen/boat.png', preview: false });
@@ -111,7 +111,7 @@ describe('resources: the gallery', () => {
     expect(lines).toHaveLength(5); // old, logo, boat-1..3
     expect(JSON.parse(lines[4]!)).toMatchObject({ path: 'output/imagegen/boat-3.png', prompt: galleryPrompt });
     const manifest = await server.client.readResource({ uri: pathToFileURL(path.join(ws.dir, 'output/imagegen/batch-1/manifest.json')).href });
-    expect(JSON.parse((manifest.contents[0] as { text: string }).text)).toEqual({ jobs: [] });
+    expect(JSON.parse((manifest.contents[0] as { text: string }).text)).toEqual({ tool: 'generate_batch', version: 1, jobs: [] });
   });
 
   it('lists both resource templates and completes paths', async () => {

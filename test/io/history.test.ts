@@ -1,7 +1,8 @@
-import { appendFile, readFile } from 'node:fs/promises';
+import { execFileSync } from 'node:child_process';
+import { appendFile, link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { HISTORY_FILE, appendHistory, latestByPath, readHistory, type HistoryEntry } from '../../src/io/history.js';
+import { HISTORY_FILE, appendHistory, historyProblem, latestByPath, readHistory, type HistoryEntry } from '../../src/io/history.js';
 import { Workspace } from '../../src/io/workspace.js';
 import { tempWorkspace } from '../helpers.js';
 
@@ -53,5 +54,52 @@ describe('history.jsonl', () => {
 
   it('is empty before anything was saved', async () => {
     expect(await readHistory(workspace)).toEqual([]);
+  });
+
+  it('never appends through a symlink: the lines are refused, naming the file, and the target is untouched', async () => {
+    const outside = await tempWorkspace('imagegen-outside-');
+    try {
+      const target = path.join(outside.dir, 'profile.sh');
+      await writeFile(target, '# mine\n');
+      await mkdir(path.join(ws.dir, 'output', 'imagegen'), { recursive: true });
+      await symlink(target, path.join(ws.dir, HISTORY_FILE));
+      expect(await historyProblem(workspace)).toMatch(
+        /^Every saved image gets a line in the history, which cannot be written, so nothing is sent: history output\/imagegen\/history\.jsonl is a symbolic link, not a regular file.*Remove it \(a new history is started there\), then call again\.$/,
+      );
+      // Planted after the check: the append itself refuses it.
+      await expect(appendHistory(workspace, [entry(1, 1, 'rm -rf ~')])).rejects.toThrow(/history\.jsonl is a symbolic link/);
+      expect(await readFile(target, 'utf8')).toBe('# mine\n');
+      expect(await readHistory(workspace)).toEqual([]);
+    } finally {
+      await outside.cleanup();
+    }
+  });
+
+  it('refuses a FIFO at once, for appending and for reading', async () => {
+    await mkdir(path.join(ws.dir, 'output', 'imagegen'), { recursive: true });
+    execFileSync('mkfifo', [path.join(ws.dir, HISTORY_FILE)]);
+    const started = Date.now();
+    expect(await historyProblem(workspace)).toMatch(/history\.jsonl is a FIFO \(named pipe\), not a regular file/);
+    await expect(appendHistory(workspace, [entry(1, 1, 'x')])).rejects.toThrow(/is a FIFO/);
+    expect(await readHistory(workspace)).toEqual([]);
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+
+  it('refuses a history hard-linked to a file elsewhere before anything is spent', async () => {
+    const outside = await tempWorkspace('imagegen-outside-');
+    try {
+      await writeFile(path.join(outside.dir, 'notes.txt'), 'mine\n');
+      await mkdir(path.join(ws.dir, 'output', 'imagegen'), { recursive: true });
+      await link(path.join(outside.dir, 'notes.txt'), path.join(ws.dir, HISTORY_FILE));
+      expect(await historyProblem(workspace)).toMatch(/history\.jsonl is a file with 1 other hard link\(s\), not a regular file/);
+    } finally {
+      await outside.cleanup();
+    }
+  });
+
+  it('has no problem with a regular history, or none yet', async () => {
+    expect(await historyProblem(workspace)).toBeUndefined();
+    await appendHistory(workspace, [entry(1, 1, 'x')]);
+    expect(await historyProblem(workspace)).toBeUndefined();
   });
 });

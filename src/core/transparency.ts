@@ -1,5 +1,5 @@
 /**
- * How a transparent image is made (SPEC §11), as words and names only: the strategies, the key
+ * How a transparent image is made (README, "Transparent images"), as words and names only: the strategies, the key
  * colour instruction added to the prompt, the notes that explain a fallback, and the names of the
  * files a chroma key leaves. The normaliser (request.ts) applies these rules; no I/O here.
  */

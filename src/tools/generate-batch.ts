@@ -31,6 +31,7 @@ import {
   type PlannedJob,
   type UsageTotals,
 } from '../core/batch.js';
+import { mimeTypeOf } from '../core/formats.js';
 import { DEFAULT_DOWNSCALE_SUFFIX, downscaledPath } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
 import { downscale, inspectImage } from '../io/images.js';
@@ -43,7 +44,7 @@ import { ImageApiError } from '../io/openai.js';
 import { WorkspaceError, type Workspace } from '../io/workspace.js';
 import { errorResult, formatBytes, imageFactsSchema, imageResultShape, problemsResult, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
 import { defineTool, type ToolContext } from './context.js';
-import { dryRunPayload, ENDPOINT_PATHS, estimateRun, MIME_TYPES, performImageRun, plannedFacts, recordHistory, type ImageRun } from './image-run.js';
+import { dryRunPayload, ENDPOINT_PATHS, estimateRun, performImageRun, plannedFacts, recordHistory, type ImageRun } from './image-run.js';
 import { augmentationShape, controlShape, imageOptionsShape, outputShape } from './schema.js';
 import { strictArguments } from './strict.js';
 
@@ -740,7 +741,7 @@ async function batchResult(
   for (const job of jobs) {
     for (const file of job.links) {
       const format = job.images[0]?.format ?? job.plan.request.options.outputFormat;
-      out.block({ type: 'resource_link', uri: pathToFileURL(file).href, name: workspace.relative(file), mimeType: MIME_TYPES[format] ?? 'application/octet-stream' });
+      out.block({ type: 'resource_link', uri: pathToFileURL(file).href, name: workspace.relative(file), mimeType: mimeTypeOf(format) });
     }
   }
   const structured: Record<string, unknown> = {

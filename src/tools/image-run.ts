@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { checkSpendingCap, costFromUsage, estimateCost, formatUsd, projectSpend, roundUsd, spendingCap, type Estimate } from '../core/cost.js';
+import { mimeTypeOf } from '../core/formats.js';
 import { TRANSPARENT_TARGET } from '../core/models.js';
 import { downscaledPath, DEFAULT_DOWNSCALE_SUFFIX } from '../core/paths.js';
 import { apiParameters, type ResolvedRequest } from '../core/request.js';
@@ -28,14 +29,6 @@ import {
   strategyLine,
   transparencyFacts,
 } from './transparency.js';
-
-export const MIME_TYPES: Record<string, string> = {
-  png: 'image/png',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  tiff: 'image/tiff',
-};
 
 export interface InputImage extends UploadFile {
   /** Workspace-relative path (or a label for data: URLs), for dry runs and results. */
@@ -397,7 +390,7 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
         type: 'resource_link',
         uri: pathToFileURL(file).href,
         name: workspace.relative(file),
-        mimeType: MIME_TYPES[facts.format] ?? 'application/octet-stream',
+        mimeType: mimeTypeOf(facts.format),
       });
     }
   }

@@ -8,6 +8,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { parseHexColor } from '../core/chroma-key.js';
+import { mimeTypeOf } from '../core/formats.js';
 import { planOutputPaths } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
 import { cutoutPath, isWeakKeyColor, normaliseKeyColor } from '../core/transparency.js';
@@ -15,7 +16,6 @@ import { alphaFacts, cutOut, type CutoutFormat } from '../io/cutout.js';
 import { WorkspaceError } from '../io/workspace.js';
 import { errorResult, formatBytes, problemsResult, ResultBuilder } from '../results.js';
 import { defineTool } from './context.js';
-import { MIME_TYPES } from './image-run.js';
 import { strictArguments } from './strict.js';
 
 /** The same cap as edit inputs: larger files are not what this tool is for. */
@@ -157,7 +157,7 @@ export const removeBackgroundTool = defineTool({
       `Key ${result.key_color} (${key ? 'given' : 'median of the border'}): ${percent(result.transparent_share)} transparent, ${percent(result.partial_share)} soft edge.`,
     );
     for (const w of warnings) out.line(`Warning: ${w}`);
-    out.block({ type: 'resource_link', uri: pathToFileURL(saved.path).href, name: result.path, mimeType: MIME_TYPES[format] ?? 'image/png' });
+    out.block({ type: 'resource_link', uri: pathToFileURL(saved.path).href, name: result.path, mimeType: mimeTypeOf(format) });
     return out.build(result);
   },
 });

@@ -5,7 +5,7 @@
  */
 import { formatHexColor, keyChroma, MIN_ESTIMATED_KEY_CHROMA, parseHexColor } from './chroma-key.js';
 import { DEFAULT_MODEL, TRANSPARENT_TARGET } from './models.js';
-import type { OutputFormat } from './paths.js';
+import { splitExt, type OutputFormat } from './paths.js';
 
 /**
  * - `route`: the registry's transparent target (gpt-image-1.5) makes the alpha itself;
@@ -68,12 +68,6 @@ export function chromaKeyNote(model: string, hex: string): string {
 }
 
 // Files a chroma key leaves.
-
-function splitExt(file: string): { stem: string; ext: string } {
-  const slash = Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\'));
-  const dot = file.lastIndexOf('.');
-  return dot > slash + 1 ? { stem: file.slice(0, dot), ext: file.slice(dot) } : { stem: file, ext: '' };
-}
 
 /** Where the API's opaque original is kept beside a keyed image: `hero.png` → `hero-keyed-source.png`. */
 export function keyedSourcePath(file: string): string {

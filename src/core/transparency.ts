@@ -67,6 +67,11 @@ export function chromaKeyNote(model: string, hex: string): string {
   return `Transparency by chroma key: ${model} drew the image on a flat ${hex} background and the server turned that colour into alpha.`;
 }
 
+/** A share of pixels as a percentage: `0.25` → `25.0%`; a share under 0.1% keeps two decimals, so it does not read as none. */
+export function percent(share: number): string {
+  return `${(share * 100).toFixed(share > 0 && share < 0.001 ? 2 : 1)}%`;
+}
+
 // Files a chroma key leaves.
 
 /** Where the API's opaque original is kept beside a keyed image: `hero.png` → `hero-keyed-source.png`. */

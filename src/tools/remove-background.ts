@@ -11,7 +11,7 @@ import { parseHexColor } from '../core/chroma-key.js';
 import { mimeTypeOf } from '../core/formats.js';
 import { planOutputPaths } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
-import { cutoutPath, isWeakKeyColor, normaliseKeyColor } from '../core/transparency.js';
+import { cutoutPath, isWeakKeyColor, normaliseKeyColor, percent } from '../core/transparency.js';
 import { alphaFacts, cutOut, type CutoutFormat } from '../io/cutout.js';
 import { WorkspaceError } from '../io/workspace.js';
 import { errorResult, formatBytes, problemsResult, ResultBuilder } from '../results.js';
@@ -56,8 +56,6 @@ export const removeBackgroundResultSchema = z.object({
   warnings: z.array(z.string()),
 });
 export type RemoveBackgroundResult = z.infer<typeof removeBackgroundResultSchema>;
-
-const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
 
 function formatOf(args: RemoveBackgroundArguments): CutoutFormat {
   if (args.output_format) return args.output_format;

@@ -1,7 +1,8 @@
 /**
- * How a transparent image is made (README, "Transparent images"), as words and names only: the strategies, the key
- * colour instruction added to the prompt, the notes that explain a fallback, and the names of the
- * files a chroma key leaves. The normaliser (request.ts) applies these rules; no I/O here.
+ * How a transparent image is made (README, "Transparent images"), as words and names only: the
+ * strategies, the key colour instruction added to the prompt, the notes that explain a fallback,
+ * the names of the files a chroma key leaves, and shares of pixels as percentages. The normaliser
+ * (request.ts) applies these rules; no I/O here.
  */
 import { formatHexColor, keyChroma, MIN_ESTIMATED_KEY_CHROMA, parseHexColor } from './chroma-key.js';
 import { DEFAULT_MODEL, TRANSPARENT_TARGET } from './models.js';

@@ -1,5 +1,6 @@
 // Lint: typescript-eslint's recommended rules, and the layers of src/ as import rules.
 import js from '@eslint/js';
+import { defineConfig } from 'eslint/config';
 import tseslint from 'typescript-eslint';
 
 // A relative import that leaves the folder: `../x.js`, `../../x.js` …
@@ -24,7 +25,7 @@ function layer(pattern, message) {
   };
 }
 
-export default tseslint.config(
+export default defineConfig(
   // What .gitignore keeps out of the repository is not ours to lint.
   { ignores: ['dist/', 'node_modules/', 'coverage/', 'output/', 'tmp/'] },
   js.configs.recommended,

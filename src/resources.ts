@@ -21,6 +21,7 @@ import {
   type ReadResourceResult,
   type Resource,
 } from '@modelcontextprotocol/sdk/types.js';
+import { imageFormatOfFile, mimeTypeOf } from './core/formats.js';
 import { DEFAULT_OUTPUT_DIR } from './core/paths.js';
 import { HISTORY_FILE, latestByPath, readHistory, type HistoryEntry } from './io/history.js';
 import { inspectImage } from './io/images.js';
@@ -29,13 +30,6 @@ import { readRegularFile, WorkspaceError, type Workspace } from './io/workspace.
 /** JSON-RPC code the MCP specification gives "resource not found". */
 const RESOURCE_NOT_FOUND = -32002;
 
-const IMAGE_TYPES: Readonly<Record<string, string>> = {
-  '.png': 'image/png',
-  '.jpg': 'image/jpeg',
-  '.jpeg': 'image/jpeg',
-  '.webp': 'image/webp',
-  '.gif': 'image/gif',
-};
 const MANIFEST_NAME = 'manifest.json';
 const OUTPUT_TREE = 'output';
 /** Larger reads would exceed the ~10 MiB message cap of common stdio clients once base64-encoded. */
@@ -60,8 +54,8 @@ interface GalleryEntry {
 
 function kindOf(file: string): { kind: Kind; mimeType: string } | undefined {
   const base = path.basename(file);
-  const image = IMAGE_TYPES[path.extname(base).toLowerCase()];
-  if (image) return { kind: 'image', mimeType: image };
+  const format = imageFormatOfFile(base);
+  if (format) return { kind: 'image', mimeType: mimeTypeOf(format) };
   if (base === MANIFEST_NAME) return { kind: 'manifest', mimeType: 'application/json' };
   if (base === path.posix.basename(HISTORY_FILE)) return { kind: 'history', mimeType: 'application/jsonl' };
   return undefined;

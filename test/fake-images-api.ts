@@ -3,9 +3,10 @@
  *
  * A small HTTP server on 127.0.0.1 (random port) that the official `openai` SDK reaches through
  * `baseURL` / `OPENAI_BASE_URL`. It serves `POST /v1/images/generations` (JSON) and
- * `POST /v1/images/edits` (multipart), validates requests the way the real API does (see
- * SPEC.md §1 and FIELD-NOTES.md), answers with real image bytes made with sharp, records every
- * request, and can inject faults (rate limits, server errors, dropped connections, delays, ...).
+ * `POST /v1/images/edits` (multipart), validates requests the way the real API does (its own
+ * statement of the models' rules, independent of src/: it imports nothing from there), answers
+ * with real image bytes made with sharp, records every request, and can inject faults (rate
+ * limits, server errors, dropped connections, delays, ...).
  *
  * Like a model that follows instructions, an opaque image whose prompt asks for a flat `#rrggbb`
  * background (the chroma_key instruction) shows its subject, a disc with anti-aliased edges, on

@@ -13,7 +13,7 @@ import { resolveRequest, type RawRequest, type ResolvedRequest } from './request
 export const MAX_BATCH_JOBS = 500;
 export const MANIFEST_NAME = 'manifest.json';
 
-/** Image options a job may override (SPEC §6), as the CLI's JSONL files spell them. */
+/** Image options a job may override (the batch's values are defaults), spelled as in the image CLI's JSONL files. */
 export const JOB_OPTION_KEYS = [
   'model',
   'n',

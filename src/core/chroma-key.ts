@@ -1,6 +1,6 @@
 /**
  * Chroma key: turn an image generated on a flat key colour (default #00ff00) into a
- * transparent cutout (SPEC §11, `transparency: "chroma_key"`).
+ * transparent cutout (`transparency: "chroma_key"`; README, "Transparent images").
  *
  * PURE module: works on raw interleaved RGBA bytes (what
  * `sharp(x).ensureAlpha().raw().toBuffer({ resolveWithObject: true })` gives). No fs, no

@@ -4,6 +4,7 @@
  * luminance-to-alpha conversion, and the lines that describe inputs in a result.
  */
 import { fileURLToPath } from 'node:url';
+import { mimeTypeOf } from './formats.js';
 import { inputStem } from './paths.js';
 
 export const MAX_INPUT_IMAGES = 16;
@@ -96,11 +97,6 @@ export function inputStemOf(reference: string): string {
   return inputStem(file);
 }
 
-export const MIME_OF_UPLOAD: Readonly<Record<UploadFormat, string>> = {
-  png: 'image/png',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-};
 export type UploadFormat = 'png' | 'jpeg' | 'webp';
 
 export type InputHandling =
@@ -117,7 +113,7 @@ const CONVERTIBLE = new Set(['gif', 'tiff', 'heif', 'avif']);
  */
 export function inputHandling(format: string): InputHandling {
   if (format === 'png' || format === 'jpeg' || format === 'webp') {
-    return { kind: 'as-is', format, mimeType: MIME_OF_UPLOAD[format] };
+    return { kind: 'as-is', format, mimeType: mimeTypeOf(format) };
   }
   if (CONVERTIBLE.has(format)) return { kind: 'convert', from: format };
   return {

@@ -22,9 +22,15 @@ const EXTENSIONS_OF: Record<OutputFormat, readonly string[]> = {
   webp: ['.webp'],
 };
 
-function splitExt(file: string): { stem: string; ext: string } {
-  const ext = path.extname(file);
-  return { stem: ext ? file.slice(0, -ext.length) : file, ext };
+/**
+ * `out/hero.png` → `out/hero` + `.png`. The extension is that of the last segment, with `/` or `\`
+ * as separator on every platform, so a folder's dot (`art.d\logo`) is never taken for one; a
+ * leading dot is a name, not an extension (`.env`, `..`).
+ */
+export function splitExt(file: string): { stem: string; ext: string } {
+  const base = file.slice(Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\')) + 1);
+  const ext = path.posix.extname(base);
+  return { stem: file.slice(0, file.length - ext.length), ext };
 }
 
 /** `name.png` → `name-1.png`, `name-2.png` … for n variants; a single image keeps its name. */

@@ -1,11 +1,12 @@
 /**
- * How a transparent image is made (SPEC §11), as words and names only: the strategies, the key
- * colour instruction added to the prompt, the notes that explain a fallback, and the names of the
- * files a chroma key leaves. The normaliser (request.ts) applies these rules; no I/O here.
+ * How a transparent image is made (README, "Transparent images"), as words and names only: the
+ * strategies, the key colour instruction added to the prompt, the notes that explain a fallback,
+ * the names of the files a chroma key leaves, and shares of pixels as percentages. The normaliser
+ * (request.ts) applies these rules; no I/O here.
  */
 import { formatHexColor, keyChroma, MIN_ESTIMATED_KEY_CHROMA, parseHexColor } from './chroma-key.js';
 import { DEFAULT_MODEL, TRANSPARENT_TARGET } from './models.js';
-import type { OutputFormat } from './paths.js';
+import { splitExt, type OutputFormat } from './paths.js';
 
 /**
  * - `route`: the registry's transparent target (gpt-image-1.5) makes the alpha itself;
@@ -67,13 +68,12 @@ export function chromaKeyNote(model: string, hex: string): string {
   return `Transparency by chroma key: ${model} drew the image on a flat ${hex} background and the server turned that colour into alpha.`;
 }
 
-// Files a chroma key leaves.
-
-function splitExt(file: string): { stem: string; ext: string } {
-  const slash = Math.max(file.lastIndexOf('/'), file.lastIndexOf('\\'));
-  const dot = file.lastIndexOf('.');
-  return dot > slash + 1 ? { stem: file.slice(0, dot), ext: file.slice(dot) } : { stem: file, ext: '' };
+/** A share of pixels as a percentage: `0.25` → `25.0%`; a share under 0.1% keeps two decimals, so it does not read as none. */
+export function percent(share: number): string {
+  return `${(share * 100).toFixed(share > 0 && share < 0.001 ? 2 : 1)}%`;
 }
+
+// Files a chroma key leaves.
 
 /** Where the API's opaque original is kept beside a keyed image: `hero.png` → `hero-keyed-source.png`. */
 export function keyedSourcePath(file: string): string {

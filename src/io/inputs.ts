@@ -5,7 +5,6 @@
  * alpha mask. The rules themselves live in core/inputs.ts.
  */
 import { constants, promises as fs } from 'node:fs';
-import path from 'node:path';
 import {
   INPUT_SOURCES_HINT,
   MASK_MARKS_NOTHING,
@@ -23,6 +22,7 @@ import {
   webUrlProblem,
   type Dimensions,
 } from '../core/inputs.js';
+import { inputStem } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
 import { loadSharp } from './images.js';
 import type { UploadFile } from './openai.js';
@@ -100,11 +100,10 @@ async function readFileWithin(reference: string, what: string, workspace: Worksp
       if (bytesRead === 0) break;
       filled += bytesRead;
     }
-    const ext = path.extname(real);
     return {
       bytes: filled === bytes.length ? bytes : bytes.subarray(0, filled),
       label: workspace.relative(real),
-      stem: path.basename(real, ext) || 'image',
+      stem: inputStem(real),
       source: { path: real, dev: stat.dev, ino: stat.ino },
     };
   } finally {

@@ -15,7 +15,8 @@ import { describePreview, previewBlock, type Preview } from '../io/preview.js';
 import type { Workspace } from '../io/workspace.js';
 import { clipText, imageFactsSchema, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
 import type { BatchJob } from './generate-batch.js';
-import { MIME_TYPES, plannedFacts } from './image-run.js';
+import { plannedFacts } from './image-run.js';
+import { mimeTypeOf } from '../core/formats.js';
 import { fileLine } from './report.js';
 
 export const BATCH_TEXT_BUDGET = 4096;
@@ -176,7 +177,7 @@ export function batchResult(outcome: BatchOutcome, workspace: Workspace): CallTo
   const out = new ResultBuilder().line(text);
   if (preview) out.block(previewBlock(preview));
   const linked = finished.flatMap((j) => j.links.map((file) => ({ file, format: j.images[0]?.format ?? j.plan.request.options.outputFormat })));
-  for (const { file, format } of linked.slice(0, MAX_LINKS)) out.block(link(file, workspace, MIME_TYPES[format] ?? 'application/octet-stream'));
+  for (const { file, format } of linked.slice(0, MAX_LINKS)) out.block(link(file, workspace, mimeTypeOf(format)));
   out.block(link(manifestFile, workspace, 'application/json'));
 
   const structured: z.infer<typeof batchResultSchema> = {

@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { checkSpendingCap, costFromUsage, estimateCost, formatUsd, projectSpend, roundUsd, spendingCap, type Estimate } from '../core/cost.js';
+import { mimeTypeOf } from '../core/formats.js';
 import { TRANSPARENT_TARGET } from '../core/models.js';
 import { downscaledPath, DEFAULT_DOWNSCALE_SUFFIX } from '../core/paths.js';
 import { apiParameters, type ResolvedRequest } from '../core/request.js';
@@ -16,7 +17,7 @@ import { ImageApiError, type Endpoint, type ImageApi, type UploadFile, type Usag
 import { LocalWriteError } from '../io/receive.js';
 import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
 import type { SavedFile, Workspace } from '../io/workspace.js';
-import { cleanUsage, failed, formatBytes, refused, type DryRunPayload, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
+import { cleanUsage, failed, refused, type DryRunPayload, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
 import type { ToolContext } from './context.js';
 import { fileLine, PROMPT_KEPT_IN_HISTORY, reportText } from './report.js';
 import {
@@ -29,14 +30,6 @@ import {
   strategyLine,
   transparencyFacts,
 } from './transparency.js';
-
-export const MIME_TYPES: Record<string, string> = {
-  png: 'image/png',
-  jpeg: 'image/jpeg',
-  webp: 'image/webp',
-  gif: 'image/gif',
-  tiff: 'image/tiff',
-};
 
 export interface InputImage extends UploadFile {
   /** Workspace-relative path (or a label for data: URLs), for dry runs and results. */
@@ -410,7 +403,7 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
         type: 'resource_link',
         uri: pathToFileURL(file).href,
         name: workspace.relative(file),
-        mimeType: MIME_TYPES[facts.format] ?? 'application/octet-stream',
+        mimeType: mimeTypeOf(facts.format),
       });
     }
   }

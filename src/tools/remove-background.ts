@@ -10,13 +10,13 @@ import { z } from 'zod';
 import { parseHexColor } from '../core/chroma-key.js';
 import { controlCharacterProblem, nameLengthProblem, planOutputPaths } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
-import { cutoutPath, isWeakKeyColor, normaliseKeyColor } from '../core/transparency.js';
+import { cutoutPath, isWeakKeyColor, normaliseKeyColor, percent } from '../core/transparency.js';
+import { mimeTypeOf } from '../core/formats.js';
 import { alphaFacts, cutOut, type Cutout, type CutoutFormat } from '../io/cutout.js';
 import { previewBlock, singlePreview } from '../io/preview.js';
 import { WorkspaceError } from '../io/workspace.js';
 import { formatBytes, problemsResult, refused, ResultBuilder } from '../results.js';
 import { defineTool } from './context.js';
-import { MIME_TYPES } from './image-run.js';
 import { strictArguments } from './arguments.js';
 
 /** The same cap as edit inputs: larger files are not what this tool is for. */
@@ -51,8 +51,6 @@ export const removeBackgroundResultSchema = z.object({
   warnings: z.array(z.string()),
 });
 export type RemoveBackgroundResult = z.infer<typeof removeBackgroundResultSchema>;
-
-const percent = (share: number) => `${(share * 100).toFixed(1)}%`;
 
 /** Why nothing was cut out: a border too grey to be a key, or too little matching it. */
 function notKeyedReason(name: string, cutout: Cutout, key: string | undefined): string {
@@ -172,7 +170,7 @@ export const removeBackgroundTool = defineTool({
     ];
     const out = new ResultBuilder().line(lines.join('\n'));
     if (preview) out.block(previewBlock(preview));
-    out.block({ type: 'resource_link', uri: pathToFileURL(saved.path).href, name: result.path, mimeType: MIME_TYPES[format] ?? 'image/png' });
+    out.block({ type: 'resource_link', uri: pathToFileURL(saved.path).href, name: result.path, mimeType: mimeTypeOf(format) });
     return out.build(result);
   },
 });

@@ -8,14 +8,12 @@ import type { ApiFailure } from '../core/api-errors.js';
 import { parseHexColor } from '../core/chroma-key.js';
 import type { ResolvedOptions } from '../core/request.js';
 import { TRANSPARENT_TARGET } from '../core/models.js';
-import { chromaKeyNote, keyedSourcePath } from '../core/transparency.js';
+import { chromaKeyNote, keyedSourcePath, percent } from '../core/transparency.js';
 import { alphaFacts, cutOut, type Cutout } from '../io/cutout.js';
 import type { Workspace } from '../io/workspace.js';
 import type { ImageFactsOut } from '../results.js';
 
 type AlphaOut = NonNullable<ImageFactsOut['alpha']>;
-
-const percent = (share: number) => `${(share * 100).toFixed(share > 0 && share < 0.001 ? 2 : 1)}%`;
 
 /** chroma_key only: the API's image with its key colour turned into alpha (encoded only when keyed). */
 export async function keyOutApiImage(bytes: Buffer, options: ResolvedOptions): Promise<Cutout | undefined> {

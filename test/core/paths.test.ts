@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { cutoutPath, keyedSourcePath } from '../../src/core/transparency.js';
 import {
   DEFAULT_OUTPUT_DIR,
   batchJobFiles,
@@ -12,6 +13,7 @@ import {
   planOutputPaths,
   promptSlug,
   quoteName,
+  splitExt,
   suffixProblem,
   versionedPath,
   type PlanInput,
@@ -134,6 +136,41 @@ describe('names', () => {
     expect(downscaledPath('a/hero.jpg', '-small')).toBe('a/hero-small.jpg');
     expect(downscaledPath('a/hero.jpg', 'small')).toBe('a/hero-small.jpg');
     expect(downscaledPath('a/hero.webp', '_1x')).toBe('a/hero-_1x.webp');
+  });
+});
+
+describe('splitExt (every derived name: variants, versions, -web copies, keyed sources, cutouts)', () => {
+  it('splits the last extension off the last segment', () => {
+    expect(splitExt('out/hero.png')).toEqual({ stem: 'out/hero', ext: '.png' });
+    expect(splitExt('a.tar.gz')).toEqual({ stem: 'a.tar', ext: '.gz' });
+    expect(splitExt('out/x..png')).toEqual({ stem: 'out/x.', ext: '.png' });
+    expect(splitExt('/w/out/hero')).toEqual({ stem: '/w/out/hero', ext: '' });
+  });
+
+  it('never takes a folder’s dot for an extension, with / or \\ as separator', () => {
+    expect(splitExt('/w/art.d/logo')).toEqual({ stem: '/w/art.d/logo', ext: '' });
+    expect(splitExt('art.d\\logo')).toEqual({ stem: 'art.d\\logo', ext: '' });
+    expect(splitExt('C:\\art\\logo.jpg')).toEqual({ stem: 'C:\\art\\logo', ext: '.jpg' });
+  });
+
+  it('reads a leading dot as part of the name, not an extension', () => {
+    expect(splitExt('.env')).toEqual({ stem: '.env', ext: '' });
+    expect(splitExt('dir/.hidden')).toEqual({ stem: 'dir/.hidden', ext: '' });
+    expect(splitExt('a/..')).toEqual({ stem: 'a/..', ext: '' });
+    expect(splitExt('..')).toEqual({ stem: '..', ext: '' });
+  });
+
+  it('gives the output names and the chroma key’s file names the same stems', () => {
+    for (const file of ['assets.v2\\hero', 'art.d/logo', '.env', 'shots/hero.png']) {
+      const { stem, ext } = splitExt(file);
+      expect(versionedPath(file, 2)).toBe(`${stem}-v2${ext}`);
+      expect(downscaledPath(file)).toBe(`${stem}-web${ext}`);
+      expect(numbered(file, 2)).toEqual([`${stem}-1${ext}`, `${stem}-2${ext}`]);
+      expect(keyedSourcePath(file)).toBe(`${stem}-keyed-source${ext}`);
+      expect(cutoutPath(file, 'png')).toBe(`${stem}-cutout.png`);
+    }
+    expect(versionedPath('assets.v2\\hero', 2)).toBe('assets.v2\\hero-v2');
+    expect(cutoutPath('art\\logo.jpg', 'webp')).toBe('art\\logo-cutout.webp');
   });
 });
 

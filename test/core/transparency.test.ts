@@ -8,6 +8,7 @@ import {
   keyedSourcePath,
   normaliseKeyColor,
   parseTransparency,
+  percent,
 } from '../../src/core/transparency.js';
 
 const BEFORE = new Date('2026-11-24T12:00:00Z');
@@ -179,5 +180,14 @@ describe('names and values', () => {
     expect(keyedSourcePath('/w/out/hero-v2.png')).toBe('/w/out/hero-v2-keyed-source.png');
     expect(cutoutPath('/w/art/logo.jpg', 'png')).toBe('/w/art/logo-cutout.png');
     expect(cutoutPath('/w/art.d/logo', 'webp')).toBe('/w/art.d/logo-cutout.webp');
+  });
+
+  it('writes shares of pixels as percentages, a tiny one not as none', () => {
+    expect(percent(0)).toBe('0.0%');
+    expect(percent(0.25)).toBe('25.0%');
+    expect(percent(1)).toBe('100.0%');
+    expect(percent(0.0123)).toBe('1.2%');
+    expect(percent(0.0004)).toBe('0.04%');
+    expect(percent(0.001)).toBe('0.1%');
   });
 });

@@ -8,10 +8,8 @@ import { pathToFileURL } from 'node:url';
 import { ResourceListChangedNotificationSchema, type Resource } from '@modelcontextprotocol/sdk/types.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { USE_CASES } from '../../src/core/prompt.js';
-import { startFakeImagesApi, type FakeImagesApi } from '../fake-images-api.js';
-import { spawnServer, tempWorkspace, type ServerHandle, startHarness, type Harness } from '../helpers.js';
+import { tempWorkspace, type ServerHandle, startHarness, type Harness } from '../helpers.js';
 
-let fake: FakeImagesApi;
 let server: ServerHandle;
 let harness: Harness;
 let ws: { dir: string; cleanup: () => Promise<void> };
@@ -36,7 +34,7 @@ async function listAll(): Promise<{ resources: Resource[]; pages: number }> {
 
 beforeAll(async () => {
   harness = await startHarness({ env: { IMAGEGEN_TODAY: '2026-11-24', IMAGEGEN_PAGE_SIZE: String(PAGE_SIZE) } });
-  ({ fake, ws, server } = harness);
+  ({ ws, server } = harness);
   server.client.setNotificationHandler(ResourceListChangedNotificationSchema, () => {
     listChanged += 1;
   });

@@ -1,8 +1,8 @@
-import { mkdir, readdir, symlink, writeFile, readFile } from 'node:fs/promises';
+import { readdir, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startFakeImagesApi, type FakeImagesApi } from '../fake-images-api.js';
+import type { FakeImagesApi } from '../fake-images-api.js';
 import { spawnServer, structured, tempWorkspace, textOf, type ServerHandle, startHarness, type Harness } from '../helpers.js';
 
 let fake: FakeImagesApi;

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { startHarness, structured, tempWorkspace, textOf, type Harness } from '../helpers.js';
+import { startHarness, tempWorkspace, textOf, type Harness } from '../helpers.js';
 
 const OUTPUT = 'output/imagegen';
 const HISTORY = `${OUTPUT}/history.jsonl`;

@@ -153,3 +153,14 @@ export function describeGif(facts: { frames: number; delaysMs?: readonly number[
   }
   return `${text}, ${facts.width}x${facts.height}`;
 }
+
+/** Frames a GIF's preview shows. */
+export const GIF_PREVIEW_FRAMES = 4;
+
+/** Which frames a preview shows (0-based): evenly spaced, the first and the last included. */
+export function previewFrames(total: number, max = GIF_PREVIEW_FRAMES): number[] {
+  const count = Math.max(0, Math.floor(total));
+  if (count <= max) return Array.from({ length: count }, (_, i) => i);
+  if (max <= 1) return [0];
+  return Array.from({ length: max }, (_, i) => Math.round((i * (count - 1)) / (max - 1)));
+}

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { GIF_RULES, checkGifRequest, describeGif, fitFrame, limitsText, maxFrameEdge, maxFramesAt, type GifArguments, type GifPlan } from '../../src/core/gif.js';
+import { GIF_RULES, checkGifRequest, describeGif, fitFrame, limitsText, maxFrameEdge, maxFramesAt, previewFrames, type GifArguments, type GifPlan } from '../../src/core/gif.js';
 
 const square = (edge: number) => ({ width: edge, height: edge });
 
@@ -129,5 +129,16 @@ describe('GIF helpers', () => {
     expect(describeGif({ frames: 9, delaysMs: Array(9).fill(200), width: 960, height: 960 })).toBe('9 frames of 200 ms (1.8 s a loop), 960x960');
     expect(describeGif({ frames: 3, delaysMs: [100, 200, 150], width: 64, height: 32 })).toBe('3 frames (0.45 s a loop), 64x32');
     expect(describeGif({ frames: 1, width: 10, height: 10 })).toBe('1 frame, 10x10');
+  });
+});
+
+describe('previewFrames', () => {
+  it('shows every frame of a short GIF, and first, last and evenly spaced ones of a long one', () => {
+    expect(previewFrames(2)).toEqual([0, 1]);
+    expect(previewFrames(4)).toEqual([0, 1, 2, 3]);
+    expect(previewFrames(9)).toEqual([0, 3, 5, 8]);
+    expect(previewFrames(16)).toEqual([0, 5, 10, 15]);
+    expect(previewFrames(16, 1)).toEqual([0]);
+    expect(previewFrames(0)).toEqual([]);
   });
 });

@@ -8,6 +8,7 @@
  * local files (relative to the file it renders), so `<image href="/etc/...">` must never reach it.
  * An animated GIF's preview is a strip of a few of its frames, numbered.
  */
+import { constants } from 'node:fs';
 import { open } from 'node:fs/promises';
 import type { ImageContent } from '@modelcontextprotocol/sdk/types.js';
 import type { Sharp } from 'sharp';
@@ -104,13 +105,16 @@ function rasterFormat(head: Buffer): 'gif' | 'other' | undefined {
  * (sharp would otherwise hand it to librsvg by path), checked, and cleaned if it needs to be.
  */
 async function openSource(file: string): Promise<Source> {
-  const handle = await open(file, 'r');
+  // Non-blocking: a FIFO put in a file's place must not hang the call (it is refused below).
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
   try {
+    const stats = await handle.stat();
+    if (!stats.isFile()) throw new Error('not a regular file');
     const head = Buffer.alloc(16);
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     const raster = rasterFormat(head.subarray(0, bytesRead));
     if (raster) return { kind: 'raster', file, gif: raster === 'gif' };
-    const { size } = await handle.stat();
+    const size = stats.size;
     if (size > MAX_SVG_CHECK_BYTES) throw new Error(`not a known raster format, and at ${(size / 1024 / 1024).toFixed(1)} MB too large to check as an SVG`);
     const bytes = await handle.readFile();
     const check = checkSvg(bytes);
@@ -130,7 +134,11 @@ async function openSource(file: string): Promise<Source> {
  */
 async function rasterSvg(svg: Buffer, width: number, height: number): Promise<Sharp> {
   const sharp = await loadSharp();
-  const natural = await sharp(svg).metadata();
+  const natural = await sharp(svg)
+    .metadata()
+    .catch((error: unknown) => {
+      throw new Error(`the SVG could not be rasterised (${error instanceof Error ? error.message : String(error)}); check its width, height and viewBox`);
+    });
   const scale = Math.min(width / (natural.width || width), height / (natural.height || height));
   const density = Math.min(100_000, Math.max(1, 72 * scale));
   return sharp(svg, { density }).resize({ width, height, fit: 'inside' });

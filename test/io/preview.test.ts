@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
@@ -264,5 +265,21 @@ describe('GIF previews', () => {
     const layout = sheetLayout(2, 1);
     const cell = layout.cells[1]!;
     expect(near(await rgbAt(sheet.data, cell.left + Math.floor(layout.tileWidth / 2), cell.top + layout.tileHeight - 8), frameColour(0))).toBe(true);
+  });
+});
+
+describe('previews of hostile files', () => {
+  it('refuses a FIFO in a saved file\'s place without waiting on it', async () => {
+    const fifo = path.join(ws.dir, 'pipe.svg');
+    execFileSync('mkfifo', [fifo]);
+    await expect(singlePreview(fifo)).rejects.toThrow('not a regular file');
+    const sheet = await contactSheet([fifo, fifo]);
+    expect(sheet.total).toBe(2);
+  });
+
+  it('says why an SVG of impossible dimensions has no preview', async () => {
+    const file = path.join(ws.dir, 'zero.svg');
+    await writeFile(file, '<svg xmlns="http://www.w3.org/2000/svg" width="0" height="0"/>');
+    await expect(singlePreview(file)).rejects.toThrow(/could not be rasterised .*check its width, height and viewBox/);
   });
 });

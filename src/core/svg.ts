@@ -68,6 +68,8 @@ const RASTER_DATA_URL = /^data:image\/(?:png|jpe?g|gif|webp|avif|bmp)[;,]/i;
 const ELEMENT_NODE = 1;
 const PROCESSING_INSTRUCTION_NODE = 7;
 const MAX_VALUE_SHOWN = 60;
+/** What an attribute needs to load anything: a CSS function that takes a URL, or an escape hiding one. */
+const MAY_LOAD = /url|src|image-set|\\/i;
 
 /** A finding, and what to take out of the document to be rid of it. */
 interface Located extends SvgFinding {
@@ -251,13 +253,13 @@ function findingsOf(doc: Document, counts: { elements: number }): Located[] {
     }
     for (const attribute of attributesOf(element)) {
       const local = (attribute.localName ?? attribute.name).toLowerCase();
-      const shown = `${attribute.name}="${clip(attribute.value)}" on <${element.tagName}>`;
+      const shown = () => `${attribute.name}="${clip(attribute.value)}" on <${element.tagName}>`;
       const remove = { element, attribute };
-      if (local.startsWith('on')) found.push({ kind: 'event-handler', what: shown, where: whereOf(element), remove });
+      if (local.startsWith('on')) found.push({ kind: 'event-handler', what: shown(), where: whereOf(element), remove });
       else if (local === 'href' || local === 'src') {
-        if (name === 'use' && !isLocalTarget(attribute.value, false)) found.push({ kind: 'external-use', what: shown, where: whereOf(element), remove });
-        else if (!isLocalTarget(attribute.value, true)) found.push({ kind: 'external-href', what: shown, where: whereOf(element), remove });
-      } else if (attribute.value.includes('(')) {
+        if (name === 'use' && !isLocalTarget(attribute.value, false)) found.push({ kind: 'external-use', what: shown(), where: whereOf(element), remove });
+        else if (!isLocalTarget(attribute.value, true)) found.push({ kind: 'external-href', what: shown(), where: whereOf(element), remove });
+      } else if (MAY_LOAD.test(attribute.value)) {
         // style="fill:url(...)", fill="url(...)", filter=, mask=, clip-path=, marker-*= ...
         for (const target of externalCssTargets(attribute.value)) found.push({ kind: 'external-url', what: `${target} in ${attribute.name}= on <${element.tagName}>`, where: whereOf(element), remove });
       }
@@ -266,12 +268,10 @@ function findingsOf(doc: Document, counts: { elements: number }): Located[] {
   return found;
 }
 
-/** Parses an SVG's bytes and reports its size, its element count and anything active or external. */
-export function checkSvg(input: Uint8Array | string): SvgVerdict {
-  const parsed = parse(input);
-  if ('reason' in parsed) return { ok: false, reason: `The file ${parsed.reason}.` };
+function analyse(parsed: Parsed): { check: SvgCheck; found: Located[] } {
   const counts = { elements: 0 };
-  const findings = findingsOf(parsed.doc, counts).map(({ kind, what, where }) => ({ kind, what, where }));
+  const found = findingsOf(parsed.doc, counts);
+  const findings = found.map(({ kind, what, where }) => ({ kind, what, where }));
   const check: SvgCheck = { ok: true, elements: counts.elements, findings, warnings: parsed.warnings };
   const viewBox = parsed.root.getAttribute('viewBox');
   if (viewBox !== null) {
@@ -283,22 +283,14 @@ export function checkSvg(input: Uint8Array | string): SvgVerdict {
   const height = parsed.root.getAttribute('height');
   if (width !== null) check.width = width;
   if (height !== null) check.height = height;
-  return check;
+  return { check, found };
 }
 
-/**
- * A copy without the findings: offending elements go with their content, offending attributes
- * alone; a <style> with a finding goes whole; the DOCTYPE and processing instructions go (the XML
- * declaration too: the copy is UTF-8). The copy is checked again before it is returned.
- */
-export function sanitizeSvg(input: Uint8Array | string): SvgSanitized {
-  const parsed = parse(input);
-  if ('reason' in parsed) return { ok: false, reason: `The file ${parsed.reason}; there is nothing to clean.` };
-  const found = findingsOf(parsed.doc, { elements: 0 });
+/** Takes the findings out of the parsed document, writes it back, and checks the copy again. */
+function clean(parsed: Parsed, found: readonly Located[]): SvgSanitized {
   for (const { remove } of found) {
-    if ('attribute' in remove) {
-      remove.element.removeAttributeNode(remove.attribute);
-    } else remove.node.parentNode?.removeChild(remove.node);
+    if ('attribute' in remove) remove.element.removeAttributeNode(remove.attribute);
+    else remove.node.parentNode?.removeChild(remove.node);
   }
   for (const node of [...walk(parsed.doc)]) {
     if (node.nodeType === PROCESSING_INSTRUCTION_NODE) node.parentNode?.removeChild(node);
@@ -309,6 +301,57 @@ export function sanitizeSvg(input: Uint8Array | string): SvgSanitized {
     return { ok: false, reason: 'The cleaned copy still failed the check; the file was not cleaned.' };
   }
   return { ok: true, svg, removed: found.map(({ kind, what, where }) => ({ kind, what, where })) };
+}
+
+/** Parses an SVG's bytes and reports its size, its element count and anything active or external. */
+export function checkSvg(input: Uint8Array | string): SvgVerdict {
+  const parsed = parse(input);
+  if ('reason' in parsed) return { ok: false, reason: `The file ${parsed.reason}.` };
+  return analyse(parsed).check;
+}
+
+/**
+ * A copy without the findings: offending elements go with their content, offending attributes
+ * alone; a <style> with a finding goes whole; the DOCTYPE and processing instructions go (the XML
+ * declaration too: the copy is UTF-8). The copy is checked again before it is returned.
+ */
+export function sanitizeSvg(input: Uint8Array | string): SvgSanitized {
+  const parsed = parse(input);
+  if ('reason' in parsed) return { ok: false, reason: `The file ${parsed.reason}; there is nothing to clean.` };
+  return clean(parsed, analyse(parsed).found);
+}
+
+/**
+ * The check and, only when it found something, the cleaned copy, from one parse: what a preview
+ * needs (a clean file is rendered as it is).
+ */
+export function checkAndCleanSvg(input: Uint8Array | string): { verdict: SvgVerdict; cleaned?: SvgSanitized } {
+  const parsed = parse(input);
+  if ('reason' in parsed) return { verdict: { ok: false, reason: `The file ${parsed.reason}.` } };
+  const { check, found } = analyse(parsed);
+  return found.length ? { verdict: check, cleaned: clean(parsed, found) } : { verdict: check };
+}
+
+/** A length in user units (px), when it is a plain number or `px`; units and percentages are not. */
+function pixels(length: string | undefined): number | undefined {
+  const match = length === undefined ? null : /^\s*(\d+(?:\.\d+)?|\.\d+)\s*(?:px)?\s*$/.exec(length);
+  const value = match ? Number(match[1]) : Number.NaN;
+  return value > 0 ? value : undefined;
+}
+
+/**
+ * The size the SVG draws at by default (as librsvg takes it: width and height, else the viewBox),
+ * when the root says it plainly; undefined for units, percentages without a viewBox, or nothing.
+ */
+export function svgPixelSize(check: SvgCheck): { width: number; height: number } | undefined {
+  const width = pixels(check.width);
+  const height = pixels(check.height);
+  const box = check.viewBox;
+  if (width && height) return { width, height };
+  if (width && box) return { width, height: (width * box.height) / box.width };
+  if (height && box) return { width: (height * box.width) / box.height, height };
+  if (box && check.width === undefined && check.height === undefined) return { width: box.width, height: box.height };
+  return undefined;
 }
 
 export function describeViewBox(box: ViewBox): string {

@@ -14,7 +14,7 @@ import type { ImageContent } from '@modelcontextprotocol/sdk/types.js';
 import type { Sharp } from 'sharp';
 import { LARGE_IMAGE_PIXELS, badgeScale, numberBadge, sheetLayout, type SheetLayout, type SheetLimits } from '../core/contact-sheet.js';
 import { previewFrames } from '../core/gif.js';
-import { MAX_SVG_CHECK_BYTES, checkSvg, sanitizeSvg, type SvgCheck } from '../core/svg.js';
+import { MAX_SVG_CHECK_BYTES, checkAndCleanSvg, svgPixelSize, type SvgCheck } from '../core/svg.js';
 import { loadSharp } from './images.js';
 
 export const PREVIEW_MAX_EDGE = 512;
@@ -117,12 +117,11 @@ async function openSource(file: string): Promise<Source> {
     const size = stats.size;
     if (size > MAX_SVG_CHECK_BYTES) throw new Error(`not a known raster format, and at ${(size / 1024 / 1024).toFixed(1)} MB too large to check as an SVG`);
     const bytes = await handle.readFile();
-    const check = checkSvg(bytes);
-    if (!check.ok) throw new Error(check.reason);
-    if (check.findings.length === 0) return { kind: 'svg', svg: bytes, check };
-    const cleaned = sanitizeSvg(bytes);
+    const { verdict, cleaned } = checkAndCleanSvg(bytes);
+    if (!verdict.ok) throw new Error(verdict.reason);
+    if (!cleaned) return { kind: 'svg', svg: bytes, check: verdict };
     if (!cleaned.ok) throw new Error(cleaned.reason);
-    return { kind: 'svg', svg: Buffer.from(cleaned.svg), check };
+    return { kind: 'svg', svg: Buffer.from(cleaned.svg), check: verdict };
   } finally {
     await handle.close();
   }
@@ -132,13 +131,17 @@ async function openSource(file: string): Promise<Source> {
  * An SVG rendered to fit `width` x `height` (enlarged if small: it is a vector). The density is
  * chosen so librsvg draws at about the final size, rather than drawing large and shrinking.
  */
-async function rasterSvg(svg: Buffer, width: number, height: number): Promise<Sharp> {
+async function rasterSvg(source: Extract<Source, { kind: 'svg' }>, width: number, height: number): Promise<Sharp> {
   const sharp = await loadSharp();
-  const natural = await sharp(svg)
-    .metadata()
-    .catch((error: unknown) => {
-      throw new Error(`the SVG could not be rasterised (${error instanceof Error ? error.message : String(error)}); check its width, height and viewBox`);
-    });
+  const svg = source.svg;
+  // The size from the check when the root states it plainly; librsvg's reading (a second parse) otherwise.
+  const natural =
+    svgPixelSize(source.check) ??
+    (await sharp(svg)
+      .metadata()
+      .catch((error: unknown) => {
+        throw new Error(`the SVG could not be rasterised (${error instanceof Error ? error.message : String(error)}); check its width, height and viewBox`);
+      }));
   const scale = Math.min(width / (natural.width || width), height / (natural.height || height));
   const density = Math.min(100_000, Math.max(1, 72 * scale));
   return sharp(svg, { density }).resize({ width, height, fit: 'inside' });
@@ -146,6 +149,8 @@ async function rasterSvg(svg: Buffer, width: number, height: number): Promise<Sh
 
 async function sizeOf(source: Source): Promise<{ width: number; height: number } | undefined> {
   const sharp = await loadSharp();
+  const stated = source.kind === 'svg' ? svgPixelSize(source.check) : undefined;
+  if (stated) return stated;
   const meta = await sharp(source.kind === 'svg' ? source.svg : source.file).metadata();
   return meta.width && meta.height ? { width: meta.width, height: meta.height } : undefined;
 }
@@ -157,7 +162,7 @@ export async function singlePreview(file: string, limits: PreviewLimits = {}): P
   const maxBytes = limits.maxBytes ?? PREVIEW_MAX_BYTES;
   const source = await openSource(file);
   if (source.kind === 'svg') {
-    const encoded = await encodeUnder(await rawOf(await rasterSvg(source.svg, maxEdge, maxEdge)), maxBytes);
+    const encoded = await encodeUnder(await rawOf(await rasterSvg(source, maxEdge, maxEdge)), maxBytes);
     return { ...encoded, mimeType: 'image/webp', shown: 1, total: 1, svg: source.check };
   }
   if (source.gif) {
@@ -235,7 +240,7 @@ export async function thumbnail(file: string, tileWidth: number, tileHeight: num
   const sharp = await loadSharp();
   const source = await openSource(file);
   if (source.kind === 'svg') {
-    const raw = await rawOf((await rasterSvg(source.svg, tileWidth, tileHeight)).ensureAlpha());
+    const raw = await rawOf((await rasterSvg(source, tileWidth, tileHeight)).ensureAlpha());
     return { data: raw.data, width: raw.width, height: raw.height, hasAlpha: true };
   }
   const raw = await rawOf(sharp(file).resize({ width: tileWidth, height: tileHeight, fit: 'inside' }).ensureAlpha());

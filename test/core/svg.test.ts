@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { MAX_SVG_CHECK_BYTES, checkSvg, describeSvgCheck, sanitizeSvg, type SvgCheck, type SvgVerdict } from '../../src/core/svg.js';
+import { MAX_SVG_CHECK_BYTES, checkAndCleanSvg, checkSvg, describeSvgCheck, sanitizeSvg, svgPixelSize, type SvgCheck, type SvgVerdict } from '../../src/core/svg.js';
 import {
   ENTITY_SVG,
   EXTERNAL_HREF_SVG,
@@ -122,6 +122,7 @@ describe('checkSvg', () => {
     expect(kinds(svgOf('<style>rect { background: image-set("a.png" 1x) }</style>'))).toEqual(['external-url']);
     expect(kinds(svgOf('<rect filter="url(https://evil.invalid/f.svg#f)" mask="url(#m)"/>'))).toEqual(['external-url']);
     expect(kinds(svgOf('<rect style="background:url(//evil.invalid/x)"/>'))).toEqual(['external-url']);
+    expect(kinds(svgOf('<rect style="fill: \\75 rl(https://evil.invalid/x)" stroke="hsl(1, 50%, 50%)"/>'))).toEqual(['external-url']);
   });
 
   it('reports an xml-stylesheet instruction, not the XML declaration', () => {
@@ -157,6 +158,18 @@ describe('checkSvg', () => {
     expect(check.warnings.join('\n')).toContain('viewBox="0 0 10" is not four numbers');
     expect(checked(checkSvg('<svg xmlns="http://www.w3.org/2000/svg" viewBox=" -1,2 ,30.5 40"/>')).viewBox).toEqual({ minX: -1, minY: 2, width: 30.5, height: 40 });
     expect(checked(checkSvg('<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 -5 5"/>')).warnings).toHaveLength(1);
+  });
+
+  it('gives the size the SVG draws at when its root states it plainly', () => {
+    const size = (attributes: string) => svgPixelSize(checked(checkSvg(`<svg xmlns="http://www.w3.org/2000/svg" ${attributes}/>`)));
+    expect(size('width="24" height="16px"')).toEqual({ width: 24, height: 16 });
+    expect(size('viewBox="0 0 200 100"')).toEqual({ width: 200, height: 100 });
+    expect(size('width="50" viewBox="0 0 200 100"')).toEqual({ width: 50, height: 25 });
+    expect(size('height="50" viewBox="0 0 200 100"')).toEqual({ width: 100, height: 50 });
+    expect(size('width="10cm" height="5cm"')).toBeUndefined();
+    expect(size('width="100%" viewBox="0 0 200 100"')).toBeUndefined();
+    expect(size('width="0" height="0"')).toBeUndefined();
+    expect(size('')).toBeUndefined();
   });
 
   it('walks a deeply nested file without running out of stack', () => {
@@ -209,6 +222,14 @@ describe('sanitizeSvg', () => {
     if (!cleaned.ok) throw new Error(cleaned.reason);
     expect(cleaned.removed).toEqual([]);
     expect(cleaned.svg).toBe(ICON_SVG.replace('<?xml version="1.0" encoding="UTF-8"?>\n', ''));
+  });
+
+  it('checks and cleans from one parse, cleaning only what needs it', () => {
+    expect(checkAndCleanSvg(ICON_SVG)).toEqual({ verdict: checkSvg(ICON_SVG) });
+    const both = checkAndCleanSvg(HOSTILE_SVG);
+    expect(both.verdict).toEqual(checkSvg(HOSTILE_SVG));
+    expect(both.cleaned).toEqual(sanitizeSvg(HOSTILE_SVG));
+    expect(checkAndCleanSvg('<p/>')).toEqual({ verdict: { ok: false, reason: 'The file has the root element <p>, not <svg>.' } });
   });
 
   it('refuses to clean what does not parse', () => {

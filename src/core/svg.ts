@@ -51,7 +51,9 @@ export interface SvgCheck {
   height?: string;
   /** Elements in the document, the root included. */
   elements: number;
-  /** Active or external content; empty for a clean file. */
+  /** Active or external content found, in all; 0 for a clean file. */
+  findingsTotal: number;
+  /** The first of them (at most MAX_FINDINGS_LISTED), each by name and place. */
   findings: SvgFinding[];
   /** Oddities that are not a risk (no SVG namespace, an unusable viewBox, parser complaints). */
   warnings: string[];
@@ -59,7 +61,7 @@ export interface SvgCheck {
 
 export type SvgVerdict = SvgCheck | { ok: false; reason: string };
 
-export type SvgSanitized = { ok: true; svg: string; removed: SvgFinding[] } | { ok: false; reason: string };
+export type SvgSanitized = { ok: true; svg: string; removed: SvgFinding[]; removedTotal: number } | { ok: false; reason: string };
 
 const EMBEDDED = new Set(['iframe', 'embed', 'object']);
 const SCRIPTS = new Set(['script', 'handler']);
@@ -68,11 +70,21 @@ const RASTER_DATA_URL = /^data:image\/(?:png|jpe?g|gif|webp|avif|bmp)[;,]/i;
 const ELEMENT_NODE = 1;
 const PROCESSING_INSTRUCTION_NODE = 7;
 const MAX_VALUE_SHOWN = 60;
+/** Findings and warnings listed by text; a file with more says how many more. */
+export const MAX_FINDINGS_LISTED = 50;
+const MAX_WARNINGS_LISTED = 10;
+/** How far past `url(` its target is looked for (a bound, so that a million `url(`s stay linear). */
+const MAX_URL_LENGTH = 4096;
+/** Ancestors named in a finding's place; deeper ones are shown as `…`. */
+const MAX_PATH_SHOWN = 6;
 /** What an attribute needs to load anything: a CSS function that takes a URL, or an escape hiding one. */
 const MAY_LOAD = /url|src|image-set|\\/i;
 
-/** A finding, and what to take out of the document to be rid of it. */
-interface Located extends SvgFinding {
+/** A finding, where it is, and what to take out of the document to be rid of it. */
+interface Located {
+  kind: SvgFindingKind;
+  what: () => string;
+  at: Node;
   remove: { node: Node } | { element: Element; attribute: Attr };
 }
 
@@ -101,12 +113,14 @@ function parse(input: Uint8Array | string): Parsed | { reason: string } {
   const text = decode(input);
   if (typeof text !== 'string') return text;
   const warnings: string[] = [];
+  let unlisted = 0;
   let doc: Document;
   try {
     // application/xml rather than image/svg+xml: the latter makes xmldom assume the SVG namespace.
     doc = new DOMParser({
       onError: (level, message) => {
         if (level === 'fatalError') throw new Error(message);
+        if (warnings.length >= MAX_WARNINGS_LISTED) return void unlisted++;
         const entity = /^entity not found:\s*(\S+)/.exec(message)?.[1];
         warnings.push(entity ? `${entity} is not an entity XML defines; it was not expanded (it reads as text)` : `XML ${level}: ${message.split('\n')[0]}`);
       },
@@ -115,6 +129,7 @@ function parse(input: Uint8Array | string): Parsed | { reason: string } {
     const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
     return { reason: `is not well-formed XML (${message})` };
   }
+  if (unlisted) warnings.push(`… and ${unlisted} more parser complaints`);
   const root = doc.documentElement;
   if (!root) return { reason: 'has no root element' };
   if (root.localName !== 'svg') return { reason: `has the root element <${root.tagName}>, not <svg>` };
@@ -125,7 +140,7 @@ function parse(input: Uint8Array | string): Parsed | { reason: string } {
 }
 
 function clip(value: string): string {
-  const flat = value.replace(/\s+/g, ' ').trim();
+  const flat = value.slice(0, MAX_VALUE_SHOWN * 4).replace(/\s+/g, ' ').trim();
   return flat.length > MAX_VALUE_SHOWN ? `${flat.slice(0, MAX_VALUE_SHOWN - 1)}…` : flat;
 }
 
@@ -136,7 +151,15 @@ function label(element: Element): string {
 
 function whereOf(node: Node): string {
   const chain: string[] = [];
-  for (let at: Node | null = node; at && at.nodeType === ELEMENT_NODE; at = at.parentNode) chain.unshift(label(at as Element));
+  let depth = 0;
+  for (let at: Node | null = node; at && at.nodeType === ELEMENT_NODE; at = at.parentNode, depth++) {
+    if (depth < MAX_PATH_SHOWN) chain.unshift(label(at as Element));
+    if (!at.parentNode || at.parentNode.nodeType !== ELEMENT_NODE) {
+      if (depth > MAX_PATH_SHOWN) chain.unshift(label(at as Element), '…');
+      else if (depth === MAX_PATH_SHOWN) chain.unshift(label(at as Element));
+      break;
+    }
+  }
   const position = node.lineNumber ? `line ${node.lineNumber}, column ${node.columnNumber}` : 'position unknown';
   return chain.length ? `${position} (${chain.join(' > ')})` : position;
 }
@@ -169,7 +192,7 @@ function externalCssTargets(css: string): string[] {
   for (const fn of ['url(', 'src(']) {
     for (let at = lower.indexOf(fn); at >= 0; at = lower.indexOf(fn, at + 1)) {
       if (/[a-z0-9_-]/.test(lower[at - 1] ?? '')) continue; // part of a longer name
-      let rest = text.slice(at + fn.length).trimStart();
+      let rest = text.slice(at + fn.length, at + fn.length + MAX_URL_LENGTH).trimStart();
       const quote = rest[0] === '"' || rest[0] === "'" ? rest[0] : undefined;
       if (quote) rest = rest.slice(1);
       const end = quote ? rest.indexOf(quote) : rest.indexOf(')');
@@ -216,63 +239,67 @@ function* walk(doc: Document): Generator<Node> {
 
 function findingsOf(doc: Document, counts: { elements: number }): Located[] {
   const found: Located[] = [];
+  // Texts are made only for the findings listed: a hostile file may have a million of them.
+  const add = (kind: SvgFindingKind, what: () => string, at: Node, remove: Located['remove']) => found.push({ kind, what, at, remove });
   const doctype = doc.doctype;
   if (doctype) {
     const systemId = (doctype.systemId ?? '').replace(/^["']|["']$/g, '');
-    const external = systemId ? ` referring to ${clip(systemId)}` : '';
-    found.push({ kind: 'doctype', what: `a DOCTYPE declaration${external}`, where: whereOf(doctype), remove: { node: doctype } });
-    const names = entityNames(doctype.internalSubset ?? '');
-    if (names.length || /<!ENTITY/i.test(doctype.internalSubset ?? '')) {
-      found.push({ kind: 'entity', what: `entity declarations (${clip(names.join(', ') || 'unnamed')}): they can expand into an entity bomb or read files`, where: whereOf(doctype), remove: { node: doctype } });
+    add('doctype', () => `a DOCTYPE declaration${systemId ? ` referring to ${clip(systemId)}` : ''}`, doctype, { node: doctype });
+    const subset = doctype.internalSubset ?? '';
+    if (/<!ENTITY/i.test(subset)) {
+      add('entity', () => `entity declarations (${clip(entityNames(subset).join(', ') || 'unnamed')}): they can expand into an entity bomb or read files`, doctype, { node: doctype });
     }
   }
   for (const node of walk(doc)) {
     if (node.nodeType === PROCESSING_INSTRUCTION_NODE) {
-      if (node.nodeName.toLowerCase() !== 'xml') {
-        found.push({ kind: 'processing-instruction', what: `<?${node.nodeName} ${clip(node.nodeValue ?? '')}?>`, where: whereOf(node), remove: { node } });
-      }
+      if (node.nodeName.toLowerCase() !== 'xml') add('processing-instruction', () => `<?${node.nodeName} ${clip(node.nodeValue ?? '')}?>`, node, { node });
       continue;
     }
     if (node.nodeType !== ELEMENT_NODE) continue;
     const element = node as Element;
     counts.elements++;
     const name = element.localName ?? element.tagName;
-    const removeElement = { node: element };
-    if (SCRIPTS.has(name)) found.push({ kind: 'script', what: `<${element.tagName}>`, where: whereOf(element), remove: removeElement });
-    else if (name === 'foreignObject') found.push({ kind: 'foreign-object', what: `<${element.tagName}>`, where: whereOf(element), remove: removeElement });
-    else if (EMBEDDED.has(name)) found.push({ kind: 'embedded-content', what: `<${element.tagName}>`, where: whereOf(element), remove: removeElement });
+    const tag = () => `<${element.tagName}>`;
+    const whole = { node: element };
+    if (SCRIPTS.has(name)) add('script', tag, element, whole);
+    else if (name === 'foreignObject') add('foreign-object', tag, element, whole);
+    else if (EMBEDDED.has(name)) add('embedded-content', tag, element, whole);
     else if (name === 'style') {
       const css = element.textContent ?? '';
-      if (hasImport(css)) found.push({ kind: 'style-import', what: '@import in <style>', where: whereOf(element), remove: removeElement });
-      for (const target of externalCssTargets(css)) found.push({ kind: 'external-url', what: `${target} in <style>`, where: whereOf(element), remove: removeElement });
+      if (hasImport(css)) add('style-import', () => '@import in <style>', element, whole);
+      for (const target of externalCssTargets(css)) add('external-url', () => `${target} in <style>`, element, whole);
     } else if (ANIMATIONS.has(name)) {
       const target = (element.getAttribute('attributeName') ?? '').trim().split(':').pop()!.toLowerCase();
       if (target === 'href' || target === 'src' || target.startsWith('on')) {
-        found.push({ kind: 'animated-link', what: `<${element.tagName} attributeName="${clip(target)}">`, where: whereOf(element), remove: removeElement });
+        add('animated-link', () => `<${element.tagName} attributeName="${clip(target)}">`, element, whole);
       }
     }
     for (const attribute of attributesOf(element)) {
       const local = (attribute.localName ?? attribute.name).toLowerCase();
       const shown = () => `${attribute.name}="${clip(attribute.value)}" on <${element.tagName}>`;
       const remove = { element, attribute };
-      if (local.startsWith('on')) found.push({ kind: 'event-handler', what: shown(), where: whereOf(element), remove });
+      if (local.startsWith('on')) add('event-handler', shown, element, remove);
       else if (local === 'href' || local === 'src') {
-        if (name === 'use' && !isLocalTarget(attribute.value, false)) found.push({ kind: 'external-use', what: shown(), where: whereOf(element), remove });
-        else if (!isLocalTarget(attribute.value, true)) found.push({ kind: 'external-href', what: shown(), where: whereOf(element), remove });
+        if (name === 'use' && !isLocalTarget(attribute.value, false)) add('external-use', shown, element, remove);
+        else if (!isLocalTarget(attribute.value, true)) add('external-href', shown, element, remove);
       } else if (MAY_LOAD.test(attribute.value)) {
         // style="fill:url(...)", fill="url(...)", filter=, mask=, clip-path=, marker-*= ...
-        for (const target of externalCssTargets(attribute.value)) found.push({ kind: 'external-url', what: `${target} in ${attribute.name}= on <${element.tagName}>`, where: whereOf(element), remove });
+        for (const target of externalCssTargets(attribute.value)) add('external-url', () => `${target} in ${attribute.name}= on <${element.tagName}>`, element, remove);
       }
     }
   }
   return found;
 }
 
+/** The first findings as texts (the rest are counted, and cleaned all the same). */
+function listed(found: readonly Located[]): SvgFinding[] {
+  return found.slice(0, MAX_FINDINGS_LISTED).map((f) => ({ kind: f.kind, what: f.what(), where: whereOf(f.at) }));
+}
+
 function analyse(parsed: Parsed): { check: SvgCheck; found: Located[] } {
   const counts = { elements: 0 };
   const found = findingsOf(parsed.doc, counts);
-  const findings = found.map(({ kind, what, where }) => ({ kind, what, where }));
-  const check: SvgCheck = { ok: true, elements: counts.elements, findings, warnings: parsed.warnings };
+  const check: SvgCheck = { ok: true, elements: counts.elements, findingsTotal: found.length, findings: listed(found), warnings: parsed.warnings };
   const viewBox = parsed.root.getAttribute('viewBox');
   if (viewBox !== null) {
     const box = parseViewBox(viewBox);
@@ -288,6 +315,7 @@ function analyse(parsed: Parsed): { check: SvgCheck; found: Located[] } {
 
 /** Takes the findings out of the parsed document, writes it back, and checks the copy again. */
 function clean(parsed: Parsed, found: readonly Located[]): SvgSanitized {
+  const removed = listed(found); // while each finding still has its place in the document
   for (const { remove } of found) {
     if ('attribute' in remove) remove.element.removeAttributeNode(remove.attribute);
     else remove.node.parentNode?.removeChild(remove.node);
@@ -297,10 +325,10 @@ function clean(parsed: Parsed, found: readonly Located[]): SvgSanitized {
   }
   const svg = `${new XMLSerializer().serializeToString(parsed.doc).trim()}\n`;
   const again = checkSvg(svg);
-  if (!again.ok || again.findings.length) {
+  if (!again.ok || again.findingsTotal) {
     return { ok: false, reason: 'The cleaned copy still failed the check; the file was not cleaned.' };
   }
-  return { ok: true, svg, removed: found.map(({ kind, what, where }) => ({ kind, what, where })) };
+  return { ok: true, svg, removed, removedTotal: found.length };
 }
 
 /** Parses an SVG's bytes and reports its size, its element count and anything active or external. */
@@ -367,11 +395,12 @@ export function describeSvgCheck(verdict: SvgVerdict): string[] {
     `${verdict.elements} element${verdict.elements === 1 ? '' : 's'}`,
   ].filter(Boolean);
   const lines: string[] = [];
-  if (verdict.findings.length === 0) lines.push(`SVG check: clean, no active or external content (${facts.join(', ')}).`);
+  if (verdict.findingsTotal === 0) lines.push(`SVG check: clean, no active or external content (${facts.join(', ')}).`);
   else {
-    const n = verdict.findings.length;
+    const n = verdict.findingsTotal;
     lines.push(`SVG check: ${n} finding${n === 1 ? '' : 's'} of active or external content (${facts.join(', ')}); the file is kept as made, \`sanitize: true\` writes a copy without them:`);
     for (const f of verdict.findings) lines.push(`- ${f.kind}: ${f.what} at ${f.where}`);
+    if (verdict.findingsTotal > verdict.findings.length) lines.push(`- … and ${verdict.findingsTotal - verdict.findings.length} more`);
   }
   for (const w of verdict.warnings) lines.push(`SVG note: ${w}`);
   return lines;

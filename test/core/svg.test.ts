@@ -1,6 +1,6 @@
 import sharp from 'sharp';
 import { describe, expect, it } from 'vitest';
-import { MAX_SVG_CHECK_BYTES, checkAndCleanSvg, checkSvg, describeSvgCheck, sanitizeSvg, svgPixelSize, type SvgCheck, type SvgVerdict } from '../../src/core/svg.js';
+import { MAX_FINDINGS_LISTED, MAX_SVG_CHECK_BYTES, checkAndCleanSvg, checkSvg, describeSvgCheck, sanitizeSvg, svgPixelSize, type SvgCheck, type SvgVerdict } from '../../src/core/svg.js';
 import {
   ENTITY_SVG,
   EXTERNAL_HREF_SVG,
@@ -37,6 +37,7 @@ describe('checkSvg', () => {
       width: '24',
       height: '24',
       elements: ICON_ELEMENTS,
+      findingsTotal: 0,
       findings: [],
       warnings: [],
     });
@@ -178,6 +179,30 @@ describe('checkSvg', () => {
     const check = checked(checkSvg(svg));
     expect(check.elements).toBe(depth + 2);
     expect(check.findings.map((f) => f.kind)).toEqual(['script']);
+    // The place names the root and the nearest ancestors, not 20,000 of them.
+    expect(check.findings[0]!.where).toMatch(/^line 1, column \d+ \(svg > … > g > g > g > g > g > script\)$/);
+  });
+
+  it('counts a flood of findings, lists the first 50, and cleans them all', () => {
+    const count = 20_000;
+    const svg = svgOf('<rect onclick="alert(1)"/>'.repeat(count));
+    const started = performance.now();
+    const check = checked(checkSvg(svg));
+    expect(check.findingsTotal).toBe(count);
+    expect(check.findings).toHaveLength(MAX_FINDINGS_LISTED);
+    expect(describeSvgCheck(check)).toContain(`- … and ${count - MAX_FINDINGS_LISTED} more`);
+    const cleaned = sanitizeSvg(svg);
+    if (!cleaned.ok) throw new Error(cleaned.reason);
+    expect(cleaned.removedTotal).toBe(count);
+    expect(cleaned.svg).not.toContain('onclick');
+    expect(performance.now() - started).toBeLessThan(15_000);
+  });
+
+  it('stays linear on CSS that never closes a url(', () => {
+    const svg = svgOf(`<style>${'a{fill:url(#'.repeat(200_000)}</style>`);
+    const started = performance.now();
+    expect(kinds(svg)).toEqual([]);
+    expect(performance.now() - started).toBeLessThan(5_000);
   });
 
   it('describes findings one per line, with the fix', () => {

@@ -73,8 +73,8 @@ const MAX_VALUE_SHOWN = 60;
 /** Findings and warnings listed by text; a file with more says how many more. */
 export const MAX_FINDINGS_LISTED = 50;
 const MAX_WARNINGS_LISTED = 10;
-/** How far past `url(` its target is looked for (a bound, so that a million `url(`s stay linear). */
-const MAX_URL_LENGTH = 4096;
+/** How much of a CSS url(...) target is read: enough to tell #id and data:image/... from the rest. */
+const URL_WINDOW = 256;
 /** Ancestors named in a finding's place; deeper ones are shown as `…`. */
 const MAX_PATH_SHOWN = 6;
 /** What an attribute needs to load anything: a CSS function that takes a URL, or an escape hiding one. */
@@ -108,7 +108,7 @@ function decode(input: Uint8Array | string): string | { reason: string } {
 function parse(input: Uint8Array | string): Parsed | { reason: string } {
   const bytes = typeof input === 'string' ? Buffer.byteLength(input) : input.length;
   if (bytes > MAX_SVG_CHECK_BYTES) {
-    return { reason: `is ${(bytes / 1024 / 1024).toFixed(1)} MB, over the ${MAX_SVG_CHECK_BYTES / 1024 / 1024} MB that is checked; it was not parsed, so treat it as unchecked` };
+    return { reason: `is ${(bytes / 1024 / 1024).toFixed(1)} MB, over the ${MAX_SVG_CHECK_BYTES / 1024 / 1024} MB that is checked; it was not parsed: treat it as unchecked and open it only where scripts cannot run (as an <img>)` };
   }
   const text = decode(input);
   if (typeof text !== 'string') return text;
@@ -132,7 +132,7 @@ function parse(input: Uint8Array | string): Parsed | { reason: string } {
   if (unlisted) warnings.push(`… and ${unlisted} more parser complaints`);
   const root = doc.documentElement;
   if (!root) return { reason: 'has no root element' };
-  if (root.localName !== 'svg') return { reason: `has the root element <${root.tagName}>, not <svg>` };
+  if (root.localName !== 'svg') return { reason: `has the root element <${clip(root.tagName)}>, not <svg>` };
   if (root.namespaceURI !== SVG_NAMESPACE) {
     warnings.push(`the root <svg> is not in the SVG namespace (xmlns="${SVG_NAMESPACE}" is missing): browsers show it as XML text, not a picture`);
   }
@@ -192,12 +192,14 @@ function externalCssTargets(css: string): string[] {
   for (const fn of ['url(', 'src(']) {
     for (let at = lower.indexOf(fn); at >= 0; at = lower.indexOf(fn, at + 1)) {
       if (/[a-z0-9_-]/.test(lower[at - 1] ?? '')) continue; // part of a longer name
-      let rest = text.slice(at + fn.length, at + fn.length + MAX_URL_LENGTH).trimStart();
+      // Only the start of a target decides (#id, data:image/...): a bounded window keeps this linear.
+      let rest = text.slice(at + fn.length, at + fn.length + URL_WINDOW).trimStart();
       const quote = rest[0] === '"' || rest[0] === "'" ? rest[0] : undefined;
       if (quote) rest = rest.slice(1);
-      const end = quote ? rest.indexOf(quote) : rest.indexOf(')');
+      const end = rest.indexOf(quote ?? ')');
       const target = (end < 0 ? rest : rest.slice(0, end)).trim();
-      if (!isLocalTarget(target, true)) found.push(`${fn}${clip(target)})`);
+      // An unclosed target longer than the window is judged by its start, which is never empty.
+      if (!isLocalTarget(end < 0 && !target ? '?' : target, true)) found.push(`${fn}${clip(target)})`);
     }
   }
   if (/(?:^|[^a-z0-9_-])(?:-webkit-)?image-set\(/.test(lower)) found.push('image-set(...)');
@@ -279,7 +281,10 @@ function findingsOf(doc: Document, counts: { elements: number }): Located[] {
       const shown = () => `${attribute.name}="${clip(attribute.value)}" on <${element.tagName}>`;
       const remove = { element, attribute };
       if (local.startsWith('on')) add('event-handler', shown, element, remove);
-      else if (local === 'href' || local === 'src') {
+      else if (attribute.name === 'xml:base') {
+        // A base elsewhere turns every #fragment below it into a link to another document.
+        if (attribute.value.trim()) add('external-href', shown, element, remove);
+      } else if (local === 'href' || local === 'src') {
         if (name === 'use' && !isLocalTarget(attribute.value, false)) add('external-use', shown, element, remove);
         else if (!isLocalTarget(attribute.value, true)) add('external-href', shown, element, remove);
       } else if (MAY_LOAD.test(attribute.value)) {

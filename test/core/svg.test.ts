@@ -102,6 +102,8 @@ describe('checkSvg', () => {
     // URL parsers drop whitespace and control characters inside a URL.
     expect(kinds(svgOf('<a href=" java&#10;script:alert(1)"><rect/></a>'))).toEqual(['external-href']);
     expect(kinds(svgOf('<feImage href="http://evil.invalid/x.png"/>'))).toEqual(['external-href']);
+    // A base elsewhere makes "#a" a link to another document.
+    expect(kinds(svgOf('<g xml:base="https://evil.invalid/"><use href="#a"/></g>'))).toEqual(['external-href']);
   });
 
   it('reports active content in any namespace or letter case', () => {

@@ -14,8 +14,12 @@ import type { ImageContent } from '@modelcontextprotocol/sdk/types.js';
 import type { Sharp } from 'sharp';
 import { LARGE_IMAGE_PIXELS, badgeScale, numberBadge, sheetLayout, type SheetLayout, type SheetLimits } from '../core/contact-sheet.js';
 import { previewFrames } from '../core/gif.js';
-import { MAX_SVG_CHECK_BYTES, checkAndCleanSvg, svgPixelSize, type SvgCheck } from '../core/svg.js';
+import type { SvgCheck } from '../core/svg.js';
 import { loadSharp } from './images.js';
+
+// The SVG check (and its XML parser, ~150 ms to load) is loaded by the first SVG, not at start-up.
+let svgModule: Promise<typeof import('../core/svg.js')> | undefined;
+const loadSvg = () => (svgModule ??= import('../core/svg.js'));
 
 export const PREVIEW_MAX_EDGE = 512;
 export const PREVIEW_MAX_BYTES = 48 * 1024;
@@ -114,6 +118,7 @@ async function openSource(file: string): Promise<Source> {
     const { bytesRead } = await handle.read(head, 0, head.length, 0);
     const raster = rasterFormat(head.subarray(0, bytesRead));
     if (raster) return { kind: 'raster', file, gif: raster === 'gif' };
+    const { MAX_SVG_CHECK_BYTES, checkAndCleanSvg } = await loadSvg();
     const size = stats.size;
     if (size > MAX_SVG_CHECK_BYTES) throw new Error(`not a known raster format, and at ${(size / 1024 / 1024).toFixed(1)} MB too large to check as an SVG`);
     const bytes = await handle.readFile();
@@ -134,6 +139,7 @@ async function openSource(file: string): Promise<Source> {
 async function rasterSvg(source: Extract<Source, { kind: 'svg' }>, width: number, height: number): Promise<Sharp> {
   const sharp = await loadSharp();
   const svg = source.svg;
+  const { svgPixelSize } = await loadSvg();
   // The size from the check when the root states it plainly; librsvg's reading (a second parse) otherwise.
   const natural =
     svgPixelSize(source.check) ??
@@ -149,7 +155,7 @@ async function rasterSvg(source: Extract<Source, { kind: 'svg' }>, width: number
 
 async function sizeOf(source: Source): Promise<{ width: number; height: number } | undefined> {
   const sharp = await loadSharp();
-  const stated = source.kind === 'svg' ? svgPixelSize(source.check) : undefined;
+  const stated = source.kind === 'svg' ? (await loadSvg()).svgPixelSize(source.check) : undefined;
   if (stated) return stated;
   const meta = await sharp(source.kind === 'svg' ? source.svg : source.file).metadata();
   return meta.width && meta.height ? { width: meta.width, height: meta.height } : undefined;

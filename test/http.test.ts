@@ -759,7 +759,7 @@ describe('nodeFetch over HTTPS', () => {
       execFile(
         process.execPath,
         ['--import', 'tsx', fileURLToPath(new URL('fixtures/https-fetch.ts', import.meta.url)), ...requests.flat()],
-        { cwd: root, env: { ...process.env, NODE_EXTRA_CA_CERTS: tlsCertPath }, timeout: 4_000 },
+        { cwd: root, env: { ...process.env, NODE_EXTRA_CA_CERTS: tlsCertPath }, timeout: 20_000 },
         (error, stdout, stderr) => (error ? reject(new Error(`${error.message}\n${stderr}`)) : resolve({ stdout, stderr })),
       ),
     );

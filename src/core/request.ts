@@ -5,11 +5,17 @@
  */
 import {
   ALL_QUALITIES,
+  COMPLEXITIES,
   DEFAULT_MODEL,
   REGISTRY_CHECKED,
-  TRANSPARENT_TARGET,
+  currentModels,
   knownModelIds,
   lookupModel,
+  retiredMessage,
+  routeModels,
+  shutdownWarning,
+  type ApiShutdownDates,
+  type Complexity,
   type InputFidelity,
   type ModelInfo,
   type Quality,
@@ -24,11 +30,10 @@ import {
   TRANSPARENCY_STRATEGIES,
   isWeakKeyColor,
   normaliseKeyColor,
-  notFoundNote,
   parseTransparency,
-  retiredTargetNote,
-  routedNote,
+  routeNote,
   withKeyColorInstruction,
+  type RouteSkip,
   type TransparencyStrategy,
 } from './transparency.js';
 
@@ -57,6 +62,7 @@ export interface RawImageOptions {
   input_fidelity?: string | undefined;
   transparency?: string | undefined;
   key_color?: string | undefined;
+  complexity?: string | undefined;
 }
 
 export interface RawRequest extends RawImageOptions, AugmentationFields {
@@ -74,6 +80,7 @@ export interface ResolvedOptions {
   outputCompression?: number;
   moderation?: Moderation;
   inputFidelity?: InputFidelity;
+  complexity?: Complexity;
   /** One sentence saying why the model (or the way transparency is made) differs from what was asked, when it does. */
   routingNote?: string;
   /** Set when the output is to be transparent: how the alpha is made. */
@@ -89,10 +96,19 @@ export interface ResolvedRequest {
   /** The prompt sent to the API (augmented unless augmentation was off or had nothing to add). */
   prompt: string;
   /**
-   * Routed transparent requests only: the same request done with chroma_key on the default model,
-   * for when the route target answers 404 (model not found).
+   * Routed transparent requests only: the next steps of the transparent route, in order (the next
+   * targets, then chroma_key on the default model), for when a step answers 404 (model not found)
+   * or 400 "transparent background is not supported". Their routing notes are written when they run.
    */
-  fallback?: { request: ResolvedRequest; warnings: string[] };
+  fallbacks?: RouteFallback[];
+  /** Routed transparent requests only: route targets passed over before this one (shut down). */
+  skipped?: RouteSkip[];
+}
+
+export interface RouteFallback {
+  request: ResolvedRequest;
+  /** Warnings of this step that the first step did not have. */
+  warnings: string[];
 }
 
 export interface ResolveContext {
@@ -100,6 +116,12 @@ export interface ResolveContext {
   now: Date;
   /** The server-wide default strategy (IMAGEGEN_TRANSPARENCY); `route` when unset. */
   transparency?: TransparencyStrategy | undefined;
+  /** Shut-down dates read from the API (GET /v1/models/{id}); they win over the registry's. */
+  shutdownDates?: ApiShutdownDates | undefined;
+  /** IMAGEGEN_TRANSPARENT_MODELS: replaces the registry's dated transparent route. */
+  transparentModels?: readonly string[] | undefined;
+  /** Internal: this resolution is one step of the transparent route, its model chosen by the route. */
+  routeStep?: boolean | undefined;
 }
 
 /** What the transparency arguments ask for, before a model is chosen. */
@@ -117,59 +139,57 @@ const MODERATIONS: readonly Moderation[] = ['auto', 'low'];
 
 const list = (values: readonly string[]) => values.join(', ');
 
+type ModelChoice = { id: string; info?: ModelInfo; strategy?: TransparencyStrategy };
+
 function resolveModel(
   raw: RawImageOptions,
   alpha: AlphaPlan,
   ctx: ResolveContext,
   problems: Problem[],
   warnings: string[],
-): { id: string; info?: ModelInfo; routingNote?: string; strategy?: TransparencyStrategy } | undefined {
+): ModelChoice | undefined {
   const asked = raw.model?.trim();
-  if (!asked && alpha.wanted && alpha.strategy === 'route') {
-    const target = lookupModel(TRANSPARENT_TARGET, ctx.now);
-    if (target.kind === 'known') return { id: TRANSPARENT_TARGET, info: target.info, routingNote: routedNote(), strategy: 'route' };
-    // The target is gone: the default model draws on a key colour instead, and the result says why.
-    const fallback = lookupModel(DEFAULT_MODEL, ctx.now);
-    const shutDown = target.kind === 'retired' ? (target.info.shutDown ?? 'an earlier date') : 'an earlier date';
-    return {
-      id: DEFAULT_MODEL,
-      ...(fallback.kind === 'known' ? { info: fallback.info } : {}),
-      routingNote: retiredTargetNote(shutDown, DEFAULT_MODEL, alpha.keyColor),
-      strategy: 'chroma_key',
-    };
-  }
   const id = asked || DEFAULT_MODEL;
-  const found = lookupModel(id, ctx.now);
+  const found = lookupModel(id, ctx.now, ctx.shutdownDates);
   const strategy = alpha.wanted ? alpha.strategy : undefined;
   switch (found.kind) {
-    case 'known': {
-      if (found.info.shutDown && asked) {
-        warnings.push(
-          `${id} is announced to shut down on ${found.info.shutDown}; move to ${found.info.replacement ?? DEFAULT_MODEL} before then.`,
-        );
+    case 'known':
+    case 'unknown': {
+      if (asked && !ctx.routeStep) {
+        const soon = shutdownWarning(id, found.shutDown, found.kind === 'known' ? found.info : undefined, ctx.now);
+        if (soon) warnings.push(soon);
+      }
+      if (found.kind === 'unknown') {
+        warnings.push(`This server does not know the rules of ${id}: only generic checks were applied, and the API judges the rest.`);
+        return { id, ...(strategy ? { strategy } : {}) };
       }
       return { id, info: found.info, ...(strategy ? { strategy } : {}) };
     }
     case 'retired': {
-      const chromaKey = alpha.wanted && found.info.transparent ? `, or keep transparency with transparency "chroma_key" on ${found.info.replacement ?? DEFAULT_MODEL}` : '';
-      problems.push({
-        field: 'model',
-        message: `${id} was shut down on ${found.info.shutDown}. Use ${found.info.replacement ?? DEFAULT_MODEL} instead (or leave model unset for the default)${chromaKey}.`,
-      });
+      const transparent = alpha.wanted ? '; for a transparent background, leave model unset and the server picks a model that makes the alpha itself' : '';
+      problems.push({ field: 'model', message: `${retiredMessage(id, found.shutDown, found.info)}${transparent}.` });
       return undefined;
     }
-    case 'unknown':
-      warnings.push(
-        `This server does not know the rules of ${id}: only generic checks were applied, and the API judges the rest.`,
-      );
-      return { id, ...(strategy ? { strategy } : {}) };
     case 'invalid':
       problems.push({
         field: 'model',
-        message: `"${id}" is not a GPT Image model. Use one of ${list(knownModelIds())}, or leave model unset for ${DEFAULT_MODEL}.`,
+        message: `"${id}" is not a GPT Image model. Use one of ${list(knownModelIds(ctx.now))}, or leave model unset for ${DEFAULT_MODEL}.`,
       });
       return undefined;
   }
+}
+
+/** The route's first target that is still running today (by the API's dates, else the registry's). */
+export function currentRouteTarget(ctx: Pick<ResolveContext, 'now' | 'shutdownDates' | 'transparentModels'>): string | undefined {
+  return routeModels(ctx.now, ctx.transparentModels).find((id) => {
+    const found = lookupModel(id, ctx.now, ctx.shutdownDates);
+    return found.kind === 'unknown' || (found.kind === 'known' && found.info.transparency !== 'none');
+  });
+}
+
+/** Why a routed step's model refuses something: the user did not name it. */
+function routedWhy(ctx: ResolveContext, id: string): string {
+  return ctx.routeStep ? ` (transparent requests without a model go to ${id})` : '';
 }
 
 /** Reads background, transparency and key_color: whether the output is to be transparent, and how. */
@@ -213,7 +233,7 @@ function resolveAlphaPlan(raw: RawImageOptions, ctx: ResolveContext, problems: P
 /** Refusals and warnings that depend on the strategy and the model it ended on. */
 function checkTransparency(
   alpha: AlphaPlan,
-  model: { id: string; info?: ModelInfo; routingNote?: string; strategy?: TransparencyStrategy },
+  model: ModelChoice,
   outputFormat: OutputFormat | undefined,
   ctx: ResolveContext,
   problems: Problem[],
@@ -235,19 +255,29 @@ function checkTransparency(
           : 'A transparent background needs png or webp output (jpeg has no alpha channel). Set output_format to png or webp.',
     });
   }
-  const unsupported = model.info !== undefined && !model.info.transparent;
-  if (strategy === 'route' && unsupported) {
-    const target = lookupModel(TRANSPARENT_TARGET, ctx.now);
-    const routeFix =
-      target.kind === 'known'
-        ? `leave model unset (transparent requests go to ${TRANSPARENT_TARGET}), or set model to ${TRANSPARENT_TARGET} with png or webp output`
-        : `leave model unset (with ${TRANSPARENT_TARGET} shut down, that uses chroma_key on ${DEFAULT_MODEL} too)`;
+  const support = model.info?.transparency ?? 'native';
+  if (strategy === 'route' && support !== 'native') {
+    // The skill's rule: never send a transparent request to a model that does not make alpha; say what works today.
+    const target = currentRouteTarget(ctx);
+    const fixes = [
+      target
+        ? `leave model unset (transparent requests go to ${target}, which makes the alpha itself), or set model to ${target}, with png or webp output`
+        : `leave model unset (the server then uses chroma_key on ${DEFAULT_MODEL})`,
+      `keep ${model.id} with transparency "chroma_key" (it draws on a flat key colour that the server turns into alpha)`,
+    ];
+    if (support === 'preview') fixes.push(`set transparency "native" to try ${model.id}'s transparency preview`);
+    const preview = support === 'preview' ? ' (its support is only a preview)' : '';
     problems.push({
       field: 'background',
-      message: `${model.id} does not support transparent backgrounds. Keep ${model.id} with transparency "chroma_key" (it draws on a flat key colour that the server turns into alpha), ${routeFix}.`,
+      message: `${model.id} does not support transparent backgrounds${preview}. To get one: ${fixes.slice(0, -1).join('; ')}; or ${fixes[fixes.length - 1]}.`,
     });
   }
-  if (strategy === 'native' && unsupported) {
+  if (strategy === 'native' && support === 'preview' && !ctx.routeStep) {
+    warnings.push(
+      `Transparent backgrounds on ${model.id} are a preview (registry checked ${REGISTRY_CHECKED}): background "transparent" was sent as asked (transparency "native"); the API may refuse it, and the saved file's alpha is checked.`,
+    );
+  }
+  if (strategy === 'native' && support === 'none') {
     warnings.push(
       `As far as this server knows, ${model.id} does not support transparent backgrounds (registry checked ${REGISTRY_CHECKED}); background "transparent" was sent as asked (transparency "native"), and the API judges.`,
     );
@@ -257,13 +287,13 @@ function checkTransparency(
       `key_color ${alpha.keyColor} is close to grey: parts of the subject with similar colours will turn transparent too. A saturated colour far from the subject's keys best (#00ff00, #ff00ff, #0000ff).`,
     );
   }
-  // A routed request keeps key_color for its chroma_key fallback (a 404 from the target).
-  if (strategy !== 'chroma_key' && alpha.keyColorGiven && !model.routingNote) {
+  // A routed request keeps key_color for its chroma_key fallback.
+  if (strategy !== 'chroma_key' && alpha.keyColorGiven && !ctx.routeStep) {
     warnings.push(`key_color is used only by transparency "chroma_key"; with "${strategy}" it was not used.`);
   }
 }
 
-function resolveSize(raw: RawImageOptions, model: { id: string; info?: ModelInfo; routingNote?: string }, problems: Problem[]): string {
+function resolveSize(raw: RawImageOptions, model: ModelChoice, ctx: ResolveContext, problems: Problem[]): string {
   const asked = raw.size?.trim() || DEFAULTS.size;
   const parsed = parseSize(asked);
   if (parsed.kind === 'invalid') {
@@ -279,11 +309,11 @@ function resolveSize(raw: RawImageOptions, model: { id: string; info?: ModelInfo
       const suggestion = formatSize(suggestFlexibleSize(parsed));
       problems.push({
         field: 'size',
-        message: `size ${size} is not valid for ${model.id}: ${broken.join('; ')}. Try ${suggestion} instead.`,
+        message: `size ${size} is not valid for ${model.id}${routedWhy(ctx, model.id)}: ${broken.join('; ')}. Try ${suggestion} instead.`,
       });
     }
   } else if (rule.kind === 'fixed' && !rule.sizes.includes(size)) {
-    const why = model.routingNote ? ` (transparent output goes to ${model.id})` : '';
+    const why = routedWhy(ctx, model.id);
     problems.push({
       field: 'size',
       message: `size ${size} is not available on ${model.id}${why}: it makes only ${list(rule.sizes)} or auto. Pick one of those.`,
@@ -316,15 +346,33 @@ function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, problems: Pro
     });
   }
 
-  const size = model ? resolveSize(raw, model, problems) : (raw.size ?? DEFAULTS.size);
+  const size = model ? resolveSize(raw, model, ctx, problems) : (raw.size ?? DEFAULTS.size);
 
   const qualityAsked = (raw.quality ?? DEFAULTS.quality).trim().toLowerCase() as Quality;
   const qualities = model?.info?.qualities ?? ALL_QUALITIES;
   if (!qualities.includes(qualityAsked)) {
+    const elsewhere = ALL_QUALITIES.includes(qualityAsked) ? currentModels(ctx.now, (m) => m.qualities.includes(qualityAsked), ctx.shutdownDates) : [];
+    const where = elsewhere.length > 0 ? ` (${qualityAsked} is available on ${list(elsewhere)})` : '';
     problems.push({
       field: 'quality',
-      message: `quality "${raw.quality}" is not available${model ? ` on ${model.id}` : ''}: use ${list(qualities)}.`,
+      message: `quality "${raw.quality}" is not available${model ? ` on ${model.id}${routedWhy(ctx, model.id)}` : ''}: use ${list(qualities)}${where}.`,
     });
+  }
+
+  let complexity: Complexity | undefined;
+  if (raw.complexity !== undefined) {
+    const value = raw.complexity.trim().toLowerCase() as Complexity;
+    const takers = currentModels(ctx.now, (m) => m.complexity, ctx.shutdownDates);
+    if (!COMPLEXITIES.includes(value)) {
+      problems.push({ field: 'complexity', message: `complexity "${raw.complexity}" is not one of ${list(COMPLEXITIES)}.` });
+    } else if (model?.info && !model.info.complexity) {
+      problems.push({
+        field: 'complexity',
+        message: `${model.id}${routedWhy(ctx, model.id)} does not accept complexity (planning effort); ${takers.length > 0 ? `${list(takers)} do. Set model to one of them, or drop complexity` : 'no current model does. Drop complexity'}.`,
+      });
+    } else {
+      complexity = value;
+    }
   }
 
   let outputCompression: number | undefined;
@@ -356,9 +404,10 @@ function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, problems: Pro
       problems.push({ field: 'input_fidelity', message: `input_fidelity "${raw.input_fidelity}" is not one of low, high.` });
     } else if (model?.info && model.info.inputFidelity.length === 0) {
       const why = model.info.note ? ` (it ${model.info.note})` : '';
+      const takers = currentModels(ctx.now, (m) => m.inputFidelity.length > 0, ctx.shutdownDates);
       problems.push({
         field: 'input_fidelity',
-        message: `${model.id} does not accept input_fidelity${why}. Drop input_fidelity, or use gpt-image-1.5 to set it.`,
+        message: `${model.id}${routedWhy(ctx, model.id)} does not accept input_fidelity${why}. Drop input_fidelity${takers.length > 0 ? `, or use ${list(takers)} to set it` : ' (no current model takes it)'}.`,
       });
     } else if (model?.info && !model.info.inputFidelity.includes(value)) {
       problems.push({
@@ -378,7 +427,7 @@ function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, problems: Pro
   if (outputCompression !== undefined) resolved.outputCompression = outputCompression;
   if (moderation !== undefined) resolved.moderation = moderation;
   if (inputFidelity !== undefined) resolved.inputFidelity = inputFidelity;
-  if (model.routingNote) resolved.routingNote = model.routingNote;
+  if (complexity !== undefined) resolved.complexity = complexity;
   if (model.strategy) resolved.transparency = model.strategy;
   if (model.strategy === 'chroma_key') resolved.keyColor = alpha.keyColor;
   return resolved;
@@ -414,6 +463,63 @@ function resolvePrompt(raw: RawRequest, problems: Problem[], warnings: string[])
 }
 
 export function resolveRequest(raw: RawRequest, ctx: ResolveContext): Outcome<ResolvedRequest> {
+  return routed(raw, ctx) ? resolveRoute(raw, ctx) : resolveOne(raw, ctx);
+}
+
+/** A transparent request with no model, made the `route` way. */
+function routed(raw: RawRequest, ctx: ResolveContext): boolean {
+  if (raw.model?.trim() || ctx.routeStep) return false;
+  const explicit = raw.transparency !== undefined ? parseTransparency(raw.transparency) : undefined;
+  if (raw.transparency !== undefined && !explicit) return false; // refused by resolveOne, with its fix
+  const wanted = raw.background === 'transparent' || (raw.background === undefined && explicit !== undefined);
+  return wanted && (explicit ?? ctx.transparency ?? DEFAULT_TRANSPARENCY) === 'route';
+}
+
+/**
+ * The transparent route: each target still running today (in the route's order), then chroma_key
+ * on the default model. The first step decides what is refused; later steps that could not take
+ * the request are left out of the chain.
+ */
+function resolveRoute(raw: RawRequest, ctx: ResolveContext): Outcome<ResolvedRequest> {
+  const skipped: RouteSkip[] = [];
+  const steps: Array<{ out: Outcome<ResolvedRequest>; chromaKey: boolean }> = [];
+  const stepCtx: ResolveContext = { ...ctx, routeStep: true };
+  for (const id of routeModels(ctx.now, ctx.transparentModels)) {
+    const found = lookupModel(id, ctx.now, ctx.shutdownDates);
+    if (found.kind === 'retired') skipped.push({ model: id, why: 'retired', shutDown: found.shutDown });
+    if (found.kind === 'retired' || found.kind === 'invalid' || (found.kind === 'known' && found.info.transparency === 'none')) continue;
+    steps.push({ out: resolveOne({ ...raw, model: id, background: 'transparent', transparency: 'native' }, stepCtx), chromaKey: false });
+  }
+  // The last resort draws on a key colour; input_fidelity is not sent to the default model, which always uses high fidelity.
+  const { input_fidelity: fidelity, ...rest } = raw;
+  const last = resolveOne({ ...rest, model: DEFAULT_MODEL, background: 'transparent', transparency: 'chroma_key' }, stepCtx);
+  if (last.ok && fidelity !== undefined) last.warnings.push(`input_fidelity was not sent to ${DEFAULT_MODEL}, which always uses high input fidelity.`);
+  steps.push({ out: last, chromaKey: true });
+
+  const first = steps[0]!.out;
+  if (!first.ok) return first;
+  const label = (request: ResolvedRequest, chromaKey: boolean): ResolvedRequest => {
+    // The route's native steps are reported as `route`: the model makes the alpha.
+    if (!chromaKey) request.options.transparency = 'route';
+    return request;
+  };
+  const primary = label(first.value, steps[0]!.chromaKey);
+  primary.options.routingNote = routeNote(
+    { model: primary.options.model, strategy: primary.options.transparency ?? 'route', keyColor: primary.options.keyColor },
+    skipped,
+  );
+  if (skipped.length > 0) primary.skipped = skipped;
+  const fallbacks: RouteFallback[] = [];
+  for (const step of steps.slice(1)) {
+    if (!step.out.ok) continue;
+    const warnings = step.out.warnings.filter((w) => !first.warnings.includes(w));
+    fallbacks.push({ request: label(step.out.value, step.chromaKey), warnings });
+  }
+  if (fallbacks.length > 0) primary.fallbacks = fallbacks;
+  return { ok: true, value: primary, warnings: first.warnings };
+}
+
+function resolveOne(raw: RawRequest, ctx: ResolveContext): Outcome<ResolvedRequest> {
   const problems: Problem[] = [];
   const warnings: string[] = [];
   const prompt = resolvePrompt(raw, problems, warnings);
@@ -431,26 +537,7 @@ export function resolveRequest(raw: RawRequest, ctx: ResolveContext): Outcome<Re
       };
     }
   }
-  if (options.transparency === 'route' && options.routingNote) {
-    const fallback = chromaKeyFallback(raw, ctx);
-    if (fallback) value.fallback = fallback;
-  }
   return { ok: true, value, warnings };
-}
-
-/**
- * A routed request redone with chroma_key on the default model (used when the route target
- * answers 404). input_fidelity is dropped, since the default model always uses high fidelity.
- */
-function chromaKeyFallback(raw: RawRequest, ctx: ResolveContext): ResolvedRequest['fallback'] {
-  const { input_fidelity: fidelity, ...rest } = raw;
-  const out = resolveRequest({ ...rest, model: DEFAULT_MODEL, background: 'transparent', transparency: 'chroma_key' }, ctx);
-  if (!out.ok) return undefined;
-  const request = out.value;
-  request.options.routingNote = notFoundNote(request.options.model, request.options.keyColor ?? DEFAULT_KEY_COLOR);
-  const warnings = [...out.warnings];
-  if (fidelity !== undefined) warnings.push(`input_fidelity was not sent to ${DEFAULT_MODEL}, which always uses high input fidelity.`);
-  return { request, warnings };
 }
 
 /** The request body fields the API receives for these options (never the prompt or images). */
@@ -466,6 +553,7 @@ export function apiParameters(options: ResolvedOptions): Record<string, string |
   if (options.outputCompression !== undefined) params.output_compression = options.outputCompression;
   if (options.moderation !== undefined) params.moderation = options.moderation;
   if (options.inputFidelity !== undefined) params.input_fidelity = options.inputFidelity;
+  if (options.complexity !== undefined) params.complexity = options.complexity;
   return params;
 }
 

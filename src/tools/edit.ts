@@ -47,7 +47,7 @@ export const editArguments = strictArguments(
     input_fidelity: z
       .enum(['low', 'high'])
       .optional()
-      .describe('How closely to keep the input images: gpt-image-1.5 takes low or high, gpt-image-1-mini only low. Not accepted by gpt-image-2 (always high).'),
+      .describe('How closely to keep the input images. No current model takes it: gpt-image-2 and newer always use high fidelity.'),
     ...imageOptionsShape,
     ...outputShape,
     ...controlShape,

@@ -37,8 +37,10 @@ import { downscale, inspectImage } from '../io/images.js';
 import { ManifestWriter } from '../io/manifest.js';
 import { checkSpendingCap, costFromUsage, formatUsd, projectSpend, roundUsd, spendingCap } from '../core/cost.js';
 import { thumbnailsAhead } from '../core/contact-sheet.js';
+import type { ResolvedRequest } from '../core/request.js';
 import { parseSize } from '../core/sizes.js';
 import { describePreview, previewBlock, previewFiles, ThumbnailPrefetch } from '../io/preview.js';
+import { lifecycleOf } from '../io/lifecycle.js';
 import { ImageApiError } from '../io/openai.js';
 import { WorkspaceError, type Workspace } from '../io/workspace.js';
 import { errorResult, formatBytes, imageFactsSchema, imageResultShape, problemsResult, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
@@ -46,6 +48,7 @@ import { defineTool, type ToolContext } from './context.js';
 import { dryRunPayload, ENDPOINT_PATHS, estimateRun, MIME_TYPES, performImageRun, plannedFacts, recordHistory, type ImageRun } from './image-run.js';
 import { augmentationShape, controlShape, imageOptionsShape, outputShape } from './schema.js';
 import { strictArguments } from './strict.js';
+import { runThroughRoute } from './transparency.js';
 
 export const DEFAULT_CONCURRENCY = 5;
 export const MAX_CONCURRENCY = 25;
@@ -340,10 +343,11 @@ async function prepareJobs(
         }
       }
     }
-    const request =
+    const withN = (r: ResolvedRequest): ResolvedRequest => ({ ...r, options: { ...r.options, n: toMake.length } });
+    const request: ResolvedRequest =
       toMake.length === targets.length || toMake.length === 0
         ? plan.request
-        : { ...plan.request, options: { ...plan.request.options, n: toMake.length } };
+        : { ...withN(plan.request), ...(plan.request.fallbacks ? { fallbacks: plan.request.fallbacks.map((f) => ({ ...f, request: withN(f.request) })) } : {}) };
     const run: ImageRun = {
       endpoint: 'generations',
       request,
@@ -402,13 +406,14 @@ function collectWarnings(jobs: BatchJob[], extra: string[]): string[] {
 
 function jobResult(job: BatchJob, status: ResultStatus): JobResult {
   const { plan } = job;
-  const options = plan.request.options;
+  // The request as it ran: after a fallback on the transparent route, the step that made the image.
+  const options = job.run.request.options;
   const result: JobResult = {
     number: plan.number,
     label: plan.label,
     status,
     model: options.model,
-    prompt: plan.request.prompt,
+    prompt: job.run.request.prompt,
     images: job.images,
     attempts: job.attempts,
   };
@@ -533,7 +538,7 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
       ...(job.plan.line !== undefined ? { line: job.plan.line } : {}),
       label: job.plan.label,
       status: job.status ?? 'pending',
-      model: job.plan.request.options.model,
+      model: job.run.request.options.model,
       request: { endpoint: ENDPOINT_PATHS.generations, payload: dryRunPayload(job.run) },
       files: job.status === 'done' || job.status === 'skipped' ? job.images.map((i) => i.path) : job.targets.map((t) => workspace.relative(t)),
       attempts: job.attempts,
@@ -605,11 +610,19 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
       const forward = () => own.abort();
       batch.signal.addEventListener('abort', forward, { once: true });
       try {
-        const outcome = await performImageRun(job.run, ctx.api, workspace, {
-          signal: own.signal,
-          onAnswered: release,
-          onRetry: ({ attempt, delayMs, reason }) => ctx.log('warning', `${name} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
-        });
+        // The same route a single call takes: fallbacks on the transparent route, the lifecycle lookup.
+        const routed = await runThroughRoute(
+          job.run,
+          (run) =>
+            performImageRun(run, ctx.api, workspace, {
+              signal: own.signal,
+              onAnswered: release,
+              onRetry: ({ attempt, delayMs, reason }) => ctx.log('warning', `${name} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
+            }),
+          { spendingRefusal: () => undefined, log: ctx.log, lifecycle: lifecycleOf(ctx.api), now: ctx.config.now() },
+        );
+        job.run = routed.run;
+        const outcome = routed.outcome;
         job.status = 'done';
         job.attempts = outcome.attempts;
         const cost = costFromUsage(job.run.request.options.model, outcome.usage);
@@ -787,6 +800,8 @@ export const generateBatchTool = defineTool({
       defaults: batchDefaults(args),
       outDir: args.out_dir,
       now: ctx.config.now(),
+      // The same defaults a single call resolves with: IMAGEGEN_TRANSPARENCY, the route, the API's shut-down dates.
+      resolve: { transparency: ctx.config.transparency, transparentModels: ctx.config.transparentModels, shutdownDates: lifecycleOf(ctx.api).known },
       downscaleSuffix,
       caseInsensitive: CASE_INSENSITIVE,
     });

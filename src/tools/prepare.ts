@@ -6,6 +6,7 @@ import { promises as fs } from 'node:fs';
 import { planOutputPaths } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
 import { resolveRequest, type RawRequest, type ResolvedRequest, type ToolKind } from '../core/request.js';
+import { lifecycleOf } from '../io/lifecycle.js';
 import { WorkspaceError, type Workspace } from '../io/workspace.js';
 import type { ToolContext } from './context.js';
 
@@ -63,7 +64,13 @@ export async function prepareRequest(
   ctx: ToolContext,
   workspace: Workspace,
 ): Promise<Prepared<PreparedRequest>> {
-  const resolved = resolveRequest(raw, { tool, now: ctx.config.now(), transparency: ctx.config.transparency });
+  const resolved = resolveRequest(raw, {
+    tool,
+    now: ctx.config.now(),
+    transparency: ctx.config.transparency,
+    transparentModels: ctx.config.transparentModels,
+    shutdownDates: lifecycleOf(ctx.api).known, // read by earlier calls; never looked up here
+  });
   if (!resolved.ok) return resolved;
   const { options } = resolved.value;
   const planned = planOutputPaths({ out: raw.out, outDir: raw.out_dir, n: options.n, format: options.outputFormat, defaultStem });

@@ -5,22 +5,22 @@
  */
 import { z } from 'zod';
 import { USE_CASES } from '../core/prompt.js';
-import { ALL_QUALITIES } from '../core/models.js';
+import { ALL_QUALITIES, COMPLEXITIES } from '../core/models.js';
 import { TRANSPARENCY_STRATEGIES } from '../core/transparency.js';
 
 export const imageOptionsShape = {
   model: z
     .string()
     .optional()
-    .describe('GPT Image model. Default gpt-image-2. Transparent requests without a model go to gpt-image-1.5.'),
+    .describe('GPT Image model. Default gpt-image-2; gpt-image-2.6-sunburst (detail) or -flare (fast drafts). Transparent requests without a model go to one that makes alpha.'),
   n: z.number().int().min(1).max(10).optional().describe('Variants of this one prompt, 1-10 (default 1). Distinct assets are separate calls or batch jobs.'),
   size: z
     .string()
     .optional()
     .describe(
-      'auto (default) or WIDTHxHEIGHT. gpt-image-2: edges multiples of 16, longest < 3840, ratio <= 3:1, 655,360-8,294,400 pixels (e.g. 1024x1024, 1536x1024, 2048x1152, 3824x2160). Older models: 1024x1024, 1536x1024, 1024x1536.',
+      'auto (default) or WIDTHxHEIGHT: edges multiples of 16, longest < 3840, ratio <= 3:1, 655,360-8,294,400 pixels (e.g. 1024x1024, 1536x1024, 2048x1152, 3824x2160).',
     ),
-  quality: z.enum(ALL_QUALITIES).optional().describe('low (fast drafts), medium (default), high, auto. xhigh and max only on gpt-image-2.5 models.'),
+  quality: z.enum(ALL_QUALITIES).optional().describe('low (fast drafts), medium (default), high, auto; xhigh and max on gpt-image-2.5/2.6 models.'),
   background: z
     .enum(['transparent', 'opaque', 'auto'])
     .optional()
@@ -29,7 +29,7 @@ export const imageOptionsShape = {
     .enum(TRANSPARENCY_STRATEGIES)
     .optional()
     .describe(
-      'How a transparent background is made (implies background transparent). route (default): gpt-image-1.5, which makes alpha itself, or chroma_key once it is gone; ' +
+      'How a transparent background is made (implies background transparent). route (default): a model that makes alpha itself (gpt-image-2.5/2.6-sunburst), chroma_key as last resort; ' +
         'chroma_key: the chosen model draws on a flat key colour that the server turns into alpha; native: send background transparent to the chosen model as it is.',
     ),
   key_color: z
@@ -39,6 +39,7 @@ export const imageOptionsShape = {
   output_format: z.enum(['png', 'jpeg', 'jpg', 'webp']).optional().describe('png (default), jpeg (jpg), webp.'),
   output_compression: z.number().int().min(0).max(100).optional().describe('0-100, jpeg and webp only.'),
   moderation: z.enum(['auto', 'low']).optional().describe('Content moderation strictness (default auto).'),
+  complexity: z.enum(COMPLEXITIES).optional().describe('gpt-image-2.6 only: planning effort, low|medium|high.'),
 };
 
 export const augmentationShape = {

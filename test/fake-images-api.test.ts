@@ -456,8 +456,11 @@ describe("today's models (2026-12-02)", () => {
     for (const model of ['gpt-image-2.5-sunburst', 'gpt-image-2.5-flare-2026-09-08', 'gpt-image-2.6-sunburst', 'gpt-image-2.6-flare']) {
       const res = await gen({ model, size: '2048x2048', quality: 'xhigh', background: 'transparent' });
       expect(res.size, model).toBe('2048x2048');
-      const meta = await sharp(decode(res.data?.[0]?.b64_json)).metadata();
-      expect(meta.hasAlpha, model).toBe(true);
+      const bytes = decode(res.data?.[0]?.b64_json);
+      expect((await sharp(bytes).metadata()).hasAlpha, model).toBe(true);
+      // As reported of native transparent images: alpha peaks at 254 inside the subject, 0 around it.
+      const alpha = await sharp(bytes).extractChannel('alpha').raw().toBuffer();
+      expect([alpha.reduce((a, b) => Math.min(a, b), 255), alpha.reduce((a, b) => Math.max(a, b), 0)], model).toEqual([0, 254]);
       expect((await code({ model, size: '3840x2160' })).param, model).toBe('size');
       expect((await gen({ model, quality: 'max' })).quality).toBe('max');
     }

@@ -122,10 +122,12 @@ interface ModelRules {
   legacyTokens: boolean;
   /** `complexity` (planning effort) is accepted (gpt-image-2.6 only). */
   complexity: boolean;
+  /** The highest alpha inside a native transparent image's subject (254 on 2.5/2.6, as reported). */
+  alphaPeak?: number;
 }
 
 const LEGACY = { sizes: LEGACY_SIZES, qualities: BASE_QUALITIES, transparent: true, legacyTokens: true, complexity: false } as const;
-const NEW = { sizes: 'flexible', qualities: ALL_QUALITIES, transparent: true, inputFidelity: null, legacyTokens: false } as const;
+const NEW = { sizes: 'flexible', qualities: ALL_QUALITIES, transparent: true, inputFidelity: null, legacyTokens: false, alphaPeak: 254 } as const;
 
 /** The models the fake knows, as the real API has them on 2026-12-02 (FIELD-NOTES.md). */
 const MODEL_RULES: Record<string, ModelRules> = {
@@ -352,6 +354,7 @@ interface Plan {
   outputFormat: OutputFormat;
   quality: string;
   transparent: boolean;
+  alphaPeak: number;
   stream: boolean;
   partialImages: number;
   inputImages: number;
@@ -630,6 +633,7 @@ async function validate(
     outputFormat,
     quality,
     transparent,
+    alphaPeak: rules.alphaPeak ?? 255,
     stream,
     partialImages,
     inputImages,
@@ -662,6 +666,7 @@ async function renderImage(
   transparent: boolean,
   style: 'flat' | 'noise',
   keyColor?: string,
+  alphaPeak = 255,
 ): Promise<Buffer> {
   const channels = transparent ? 4 : 3;
   const border = Math.max(1, Math.floor(Math.min(width, height) / 8));
@@ -685,7 +690,7 @@ async function renderImage(
               width: Math.max(1, width - 2 * border),
               height: Math.max(1, height - 2 * border),
               channels: 4,
-              background: { ...COLOUR, alpha: 1 },
+              background: { ...COLOUR, alpha: alphaPeak / 255 },
             },
           },
           left: border,
@@ -703,7 +708,7 @@ async function renderImage(
         buf[i] = 40 + ((buf[i] as number) & 7);
         buf[i + 1] = (100 + ((buf[i + 1] as number) & 7) + (y * 64) / height) | 0;
         buf[i + 2] = 160 + ((buf[i + 2] as number) & 7);
-        if (channels === 4) buf[i + 3] = inside && x >= border && x < width - border ? 255 : 0;
+        if (channels === 4) buf[i + 3] = inside && x >= border && x < width - border ? alphaPeak : 0;
       }
     }
     img = sharp(buf, { raw: { width, height, channels } });
@@ -725,11 +730,12 @@ function imageBase64(
   transparent: boolean,
   style: 'flat' | 'noise',
   keyColor?: string,
+  alphaPeak = 255,
 ): Promise<string> {
-  const key = `${width}x${height}:${format}:${transparent ? 't' : 'o'}:${style}:${keyColor ?? ''}`;
+  const key = `${width}x${height}:${format}:${transparent ? `t${alphaPeak}` : 'o'}:${style}:${keyColor ?? ''}`;
   let cached = imageCache.get(key);
   if (!cached) {
-    cached = renderImage(width, height, format, transparent, style, keyColor).then((b) => b.toString('base64'));
+    cached = renderImage(width, height, format, transparent, style, keyColor, alphaPeak).then((b) => b.toString('base64'));
     imageCache.set(key, cached);
     cached.catch(() => imageCache.delete(key));
   }
@@ -1119,7 +1125,7 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     }
 
     const keyColor = ignoreKeyColor ? undefined : keyColorAsked(plan.prompt);
-    const b64 = await imageBase64(plan.width, plan.height, plan.outputFormat, plan.transparent, style, keyColor);
+    const b64 = await imageBase64(plan.width, plan.height, plan.outputFormat, plan.transparent, style, keyColor, plan.alphaPeak);
     if (gone.signal.aborted) return;
     const textTokens = Math.ceil(plan.prompt.length / 4);
     const imageTokens = plan.inputImages * IMAGE_TOKENS_PER_INPUT;

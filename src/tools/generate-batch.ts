@@ -828,6 +828,16 @@ export const generateBatchTool = defineTool({
 
 /** The spending guard over every job that would run, before any is sent. */
 function batchSpendingRefusal(jobs: BatchJob[], args: GenerateBatchArguments, ctx: ToolContext): string | undefined {
-  const planned = jobs.filter((j) => !j.skip).map((j) => ({ estimate: estimateRun(j.run), images: j.run.request.options.n }));
+  const planned = jobs.filter((j) => !j.skip).map((j) => dearestStep(j.run));
   return checkSpendingCap(projectSpend(planned), spendingCap(ctx.config.costCap ?? {}, args.max_cost_usd), 'This batch');
+}
+
+/**
+ * A routed job may end on any step of its transparent route, and nothing holds a batch's
+ * fallbacks back once it runs: the guard weighs each job at its dearest step.
+ */
+function dearestStep(run: ImageRun): { estimate: ReturnType<typeof estimateRun>; images: number } {
+  const steps = [run, ...(run.request.fallbacks ?? []).map((f) => ({ ...run, request: f.request }))];
+  const weighed = steps.map((step) => ({ estimate: estimateRun(step), images: step.request.options.n }));
+  return weighed.reduce((dear, step) => (projectSpend([step]).usd > projectSpend([dear]).usd ? step : dear));
 }

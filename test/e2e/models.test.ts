@@ -100,6 +100,14 @@ describe('lifecycle read from the API', () => {
 });
 
 describe('complexity', () => {
+  it('is an argument of every image tool', async () => {
+    const { tools } = await h.server.client.listTools();
+    for (const name of ['generate', 'edit', 'generate_batch']) {
+      const complexity = tools.find((t) => t.name === name)!.inputSchema.properties!.complexity as { enum?: string[] };
+      expect(complexity.enum, name).toEqual(['low', 'medium', 'high']);
+    }
+  });
+
   it('reaches the API for gpt-image-2.6, from generate and from a batch job', async () => {
     const result = await h.server.call('generate', { prompt: 'a city map', model: 'gpt-image-2.6-flare', complexity: 'low', out: 'cx/map.png' });
     expect(result.isError, textOf(result)).toBeFalsy();

@@ -131,6 +131,14 @@ describe('route', () => {
     expect(await filesUnder('fallback')).not.toContain('coin.png');
   });
 
+  it('weighs a routed batch job at its dearest step against the spending cap', async () => {
+    const jobs = [{ prompt: 'a coin', background: 'transparent', size: '1024x1024' }];
+    const refused = await before.call('generate_batch', { out_dir: 'fallback/capped', jobs, max_cost_usd: 0.1 });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toMatch(/This batch would cost about \$0\.50.*max_cost_usd/s);
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('says both failures when the chroma_key fallback fails too', async () => {
     fake.inject({ fault: { kind: 'model_not_found' }, times: 2 });
     const result = await before.call('generate', { prompt: 'x', background: 'transparent', out: 'fallback/none.png' });

@@ -182,7 +182,9 @@ export function shutdownWarning(id: string, shutDown: string | undefined, info: 
 
 /** The refusal of a model past its shut-down date, with its replacement. */
 export function retiredMessage(id: string, shutDown: string, info: ModelInfo | undefined): string {
-  return `${id} was shut down on ${shutDown}. Use ${replacementOf(id, info)} instead (or leave model unset for the default, ${DEFAULT_MODEL})`;
+  // When the default itself is gone, leaving model unset is no fix: say which model to name.
+  const unset = info?.id === DEFAULT_MODEL ? `; set model to it (the default, ${DEFAULT_MODEL}, is gone too)` : ` (or leave model unset for the default, ${DEFAULT_MODEL})`;
+  return `${id} was shut down on ${shutDown}. Use ${replacementOf(id, info)} instead${unset}`;
 }
 
 /** Current models (not shut down on `now`) that satisfy a test, for fixes that name what works. */

@@ -246,6 +246,17 @@ describe('models', () => {
     expect(ok({ prompt: 'x', model: 'gpt-image-2.6-flare' }, { tool: 'generate', now }).warnings).toEqual([]);
   });
 
+  it('says which model to name when the API retires the default itself', () => {
+    const ctx: ResolveContext = { tool: 'generate', now: new Date('2027-03-02T12:00:00Z'), shutdownDates: new Map([['gpt-image-2', '2027-03-01']]) };
+    expect(problemFor(refused({ prompt: 'x' }, ctx), 'model')).toBe(
+      'gpt-image-2 was shut down on 2027-03-01. Use gpt-image-2.6-sunburst instead; set model to it (the default, gpt-image-2, is gone too).',
+    );
+    // A transparent request still finds its route, without the chroma_key last resort.
+    const { value } = ok({ prompt: 'x', background: 'transparent' }, ctx);
+    expect(value.options.model).toBe('gpt-image-2.5-sunburst');
+    expect(value.fallbacks!.map((f) => f.request.options.model)).toEqual(['gpt-image-2.6-sunburst']);
+  });
+
   it('treats a blank model as unset', () => {
     expect(ok({ prompt: 'x', model: '  ' }).value.options.model).toBe('gpt-image-2');
   });

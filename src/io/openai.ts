@@ -229,6 +229,8 @@ async function readShutdownDate(getClient: () => Promise<OpenAI>, model: string,
   const date = answer.shutdown_date;
   if (date === undefined) throw new Error('the answer has no shutdown_date'); // not published: the registry decides
   if (date === null) return null;
-  if (typeof date === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(date)) return date;
+  // A real calendar day only: the date is compared as text and counted in days.
+  const day = typeof date === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(date) ? Date.parse(`${date}T00:00:00Z`) : NaN;
+  if (Number.isFinite(day) && new Date(day).toISOString().startsWith(date as string)) return date as string;
   throw new Error(`unexpected shutdown_date ${JSON.stringify(date).slice(0, 40)}`);
 }

@@ -86,6 +86,11 @@ export interface FakeImagesApiOptions {
   today?: string;
   /** Shut-down dates GET /v1/models/{id} publishes, over the defaults (null: none announced). */
   shutdownDates?: Record<string, string | null>;
+  /**
+   * gpt-image-2's transparency preview works (real alpha, as live calls saw from 2026-08-21);
+   * default false: 400 "Transparent background is not supported for this model.", as other live calls saw.
+   */
+  transparentPreview?: boolean;
 }
 
 export interface FakeImagesApi {
@@ -443,6 +448,7 @@ async function validate(
   files: InputFile[],
   multipart: boolean,
   lifecycle: Lifecycle,
+  transparentPreview = false,
 ): Promise<Plan> {
   const known = endpoint === 'edits' ? EDIT_PARAMS : GENERATION_PARAMS;
 
@@ -523,7 +529,7 @@ async function validate(
   const quality = qualityParam === 'auto' ? 'medium' : qualityParam;
 
   const background = p.oneOf('background', ['transparent', 'opaque', 'auto']) ?? 'auto';
-  if (background === 'transparent' && !rules.transparent) {
+  if (background === 'transparent' && !rules.transparent && !(transparentPreview && (SNAPSHOTS[model] ?? model) === 'gpt-image-2')) {
     throw bad('Transparent background is not supported for this model.', 'background', 'invalid_value');
   }
   const transparent = background === 'transparent';
@@ -1115,7 +1121,7 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     }
     let plan: Plan;
     try {
-      plan = await validate(endpoint, parsed.body, parsed.files, parsed.multipart, lifecycle);
+      plan = await validate(endpoint, parsed.body, parsed.files, parsed.multipart, lifecycle, options.transparentPreview);
     } catch (e) {
       if (e instanceof ApiError) {
         await sendJson(e.status, e.body());

@@ -14,7 +14,7 @@ beforeAll(async () => {
   // The server lives on 2026-12-20; the fake still serves models whose published dates are before that.
   h = await startHarness({
     env: { IMAGEGEN_TODAY: '2026-12-20', IMAGEGEN_TRANSPARENT_MODELS: 'gpt-image-2.6-flare, dall-e-3' },
-    fake: { today: '2026-12-02' },
+    fake: { today: '2026-12-02', transparentPreview: true },
   });
 });
 
@@ -143,6 +143,16 @@ describe('models by name', () => {
     expect(result.isError, textOf(result)).toBeFalsy();
     expect(posts()[0]!.body).toMatchObject({ model: 'gpt-image-2.5-sunburst', quality: 'max' });
     expect(structured(result).cost_usd).toBeGreaterThan(0); // priced from usage
+  });
+});
+
+describe('gpt-image-2 and its transparency preview', () => {
+  it('is tried only with transparency "native", with a warning, and the saved alpha is checked', async () => {
+    const result = await h.server.call('generate', { prompt: 'a sticker', model: 'gpt-image-2', transparency: 'native', size: '1024x1024', out: 'preview/sticker.png' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(posts()[0]!.body).toMatchObject({ model: 'gpt-image-2', background: 'transparent' });
+    expect(structured(result).warnings.join(' ')).toMatch(/Transparent backgrounds on gpt-image-2 are a preview/);
+    expect((structured(result).images[0] as unknown as { alpha: { has_alpha: boolean; transparent_share: number } }).alpha).toMatchObject({ has_alpha: true });
   });
 });
 

@@ -66,7 +66,7 @@ export const MODELS: readonly ModelInfo[] = [
   },
   { id: 'gpt-image-2.5-sunburst', ...CURRENT, complexity: false, use: 'detail; transparent backgrounds (documented)' },
   { id: 'gpt-image-2.5-flare', ...CURRENT, complexity: false, use: 'fast drafts; transparent backgrounds (documented)' },
-  { id: 'gpt-image-2.6-sunburst', ...CURRENT, complexity: true, use: 'detail, ~50% faster than 2.5; transparent backgrounds (measured)' },
+  { id: 'gpt-image-2.6-sunburst', ...CURRENT, complexity: true, use: 'detail, ~50% faster (released 2026-11-04); transparent backgrounds (measured)' },
   { id: 'gpt-image-2.6-flare', ...CURRENT, complexity: true, use: 'fast drafts; transparent backgrounds (measured)' },
   { id: 'gpt-image-1.5', sizes: LEGACY, qualities: BASE_QUALITIES, transparency: 'native', inputFidelity: ['low', 'high'], complexity: false, ...RETIRED_2026_12_01 },
   { id: 'gpt-image-1-mini', sizes: LEGACY, qualities: BASE_QUALITIES, transparency: 'native', inputFidelity: ['low'], complexity: false, ...RETIRED_2026_12_01 },

@@ -3,6 +3,7 @@
  * base, heartbeat interval). Nothing here reads the API key beyond passing it to the OpenAI edge.
  */
 import { parseCostCap } from './core/cost.js';
+import { lookupModel } from './core/models.js';
 import { DEFAULT_BASE_DELAY_MS } from './core/retry.js';
 import { parseTransparency, TRANSPARENCY_STRATEGIES, type TransparencyStrategy } from './core/transparency.js';
 import { apiEnvironment, type ApiEnvironment, type ImageApi } from './io/openai.js';
@@ -22,6 +23,8 @@ export interface ServerConfig {
   resourcePageSize?: number;
   /** The transparency strategy when a call gives none (IMAGEGEN_TRANSPARENCY); undefined means route. */
   transparency?: TransparencyStrategy | undefined;
+  /** IMAGEGEN_TRANSPARENT_MODELS: the transparent route's models, in order, instead of the registry's dated list. */
+  transparentModels?: string[] | undefined;
   /** Problems with the environment, told on stderr at start-up (the server still starts). */
   configWarnings?: string[];
   /**
@@ -51,7 +54,8 @@ Usage: imagegen-mcp [--root <folder>] [--structured-output]
 Environment: OPENAI_API_KEY (needed for real calls, not for dry runs), OPENAI_BASE_URL,
 OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT, IMAGEGEN_MAX_COST_USD (spending cap per call),
 IMAGEGEN_TRANSPARENCY (route, chroma_key or native: how transparent backgrounds are made when a
-call does not say), IMAGEGEN_STRUCTURED_OUTPUT.`;
+call does not say), IMAGEGEN_TRANSPARENT_MODELS (comma-separated models a transparent request with
+no model goes to, in order, before chroma_key on gpt-image-2), IMAGEGEN_STRUCTURED_OUTPUT.`;
 
 export type ParsedArgs = { kind: 'run'; root?: string; structuredOutput?: boolean } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
@@ -108,8 +112,10 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootF
       `IMAGEGEN_TRANSPARENCY="${env.IMAGEGEN_TRANSPARENCY}" is not one of ${TRANSPARENCY_STRATEGIES.join(', ')}; using route.`,
     );
   }
+  const transparentModels = transparentModelsFrom(env.IMAGEGEN_TRANSPARENT_MODELS, configWarnings);
   return {
     transparency,
+    transparentModels,
     configWarnings,
     structuredOutput: structuredOutputFrom(env, structuredOutputFlag),
     rootFlag,
@@ -122,4 +128,18 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootF
     costCap: parseCostCap(env.IMAGEGEN_MAX_COST_USD),
     resourcePageSize: Math.max(1, Math.floor(positiveNumber(env.IMAGEGEN_PAGE_SIZE, DEFAULT_PAGE_SIZE))),
   };
+}
+
+/** IMAGEGEN_TRANSPARENT_MODELS: GPT Image model ids, comma-separated; anything else is left out, with a warning. */
+function transparentModelsFrom(value: string | undefined, warnings: string[]): string[] | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const models: string[] = [];
+  for (const id of value.split(',').map((v) => v.trim()).filter(Boolean)) {
+    const found = lookupModel(id, new Date(0)); // the lifecycle is judged per call, on its day
+    if (found.kind === 'invalid') warnings.push(`IMAGEGEN_TRANSPARENT_MODELS: "${id}" is not a GPT Image model; it was left out.`);
+    else if (found.kind !== 'unknown' && found.info.transparency === 'none') warnings.push(`IMAGEGEN_TRANSPARENT_MODELS: ${id} does not make transparent backgrounds; it was left out.`);
+    else if (!models.includes(id)) models.push(id);
+  }
+  if (models.length === 0) warnings.push('IMAGEGEN_TRANSPARENT_MODELS names no usable model; using the built-in transparent route.');
+  return models.length > 0 ? models : undefined;
 }

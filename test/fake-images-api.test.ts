@@ -8,7 +8,7 @@ let fake: FakeImagesApi;
 let client: OpenAI;
 
 beforeAll(async () => {
-  fake = await startFakeImagesApi();
+  fake = await startFakeImagesApi({ today: '2026-11-24' }); // gpt-image-1.5 and gpt-image-1-mini still answer
   client = new OpenAI({ apiKey: fake.apiKey, baseURL: fake.url, maxRetries: 0 });
 });
 afterAll(async () => {
@@ -209,7 +209,7 @@ describe('generations', () => {
   });
 
   it("makes high-entropy images with imageStyle 'noise'", async () => {
-    const noisy = await startFakeImagesApi({ imageStyle: 'noise', apiKey: 'sk-other' });
+    const noisy = await startFakeImagesApi({ imageStyle: 'noise', apiKey: 'sk-other', today: '2026-11-24' });
     try {
       const c = new OpenAI({ apiKey: 'sk-other', baseURL: noisy.url, maxRetries: 0 });
       const res = await c.images.generate({ model: 'gpt-image-1.5', prompt: 'x', size: '1024x1024' });
@@ -418,7 +418,7 @@ describe('faults', () => {
 
 describe('server', () => {
   it('adds latencyMs before answers and closes promptly with open requests', async () => {
-    const slow = await startFakeImagesApi({ latencyMs: 100 });
+    const slow = await startFakeImagesApi({ latencyMs: 100, today: '2026-11-24' });
     const c = new OpenAI({ apiKey: slow.apiKey, baseURL: slow.url, maxRetries: 0 });
     const t0 = Date.now();
     await c.images.generate({ model: 'gpt-image-2', prompt: 'x' });
@@ -431,5 +431,95 @@ describe('server', () => {
     await slow.close();
     expect(Date.now() - t1).toBeLessThan(1000);
     expect(await pending).toBeInstanceOf(OpenAI.APIConnectionError);
+  });
+});
+
+describe("today's models (2026-12-02)", () => {
+  let today: FakeImagesApi;
+  let c: OpenAI;
+  beforeAll(async () => {
+    today = await startFakeImagesApi({ today: '2026-12-02' });
+    c = new OpenAI({ apiKey: today.apiKey, baseURL: today.url, maxRetries: 0 });
+  });
+  afterAll(async () => {
+    await today.close();
+  });
+  beforeEach(() => today.reset());
+
+  const gen = (body: Record<string, unknown>) => c.images.generate({ prompt: 'x', ...body } as never) as Promise<OpenAI.Images.ImagesResponse>;
+  const code = async (body: Record<string, unknown>) => {
+    const e = (await caught(gen(body))) as InstanceType<typeof OpenAI.APIError>;
+    return { status: e.status, param: e.param, code: e.code, message: (e.error as { message?: string } | undefined)?.message };
+  };
+
+  it('serves 2.5 and 2.6 (and snapshots) with gpt-image-2 size rules, xhigh and max, and native alpha', async () => {
+    for (const model of ['gpt-image-2.5-sunburst', 'gpt-image-2.5-flare-2026-09-08', 'gpt-image-2.6-sunburst', 'gpt-image-2.6-flare']) {
+      const res = await gen({ model, size: '2048x2048', quality: 'xhigh', background: 'transparent' });
+      expect(res.size, model).toBe('2048x2048');
+      const bytes = decode(res.data?.[0]?.b64_json);
+      expect((await sharp(bytes).metadata()).hasAlpha, model).toBe(true);
+      // As reported of native transparent images: alpha peaks at 254 inside the subject, 0 around it.
+      const alpha = await sharp(bytes).extractChannel('alpha').raw().toBuffer();
+      expect([alpha.reduce((a, b) => Math.min(a, b), 255), alpha.reduce((a, b) => Math.max(a, b), 0)], model).toEqual([0, 254]);
+      expect((await code({ model, size: '3840x2160' })).param, model).toBe('size');
+      expect((await gen({ model, quality: 'max' })).quality).toBe('max');
+    }
+    await gen({ model: 'gpt-image-2-2026-04-21', size: '1536x1024' });
+  });
+
+  it('refuses transparency where not supported, and complexity outside 2.6', async () => {
+    expect(await code({ model: 'gpt-image-2', background: 'transparent' })).toEqual({
+      status: 400,
+      param: 'background',
+      code: 'invalid_value',
+      message: 'Transparent background is not supported for this model.',
+    });
+    for (const model of ['gpt-image-2', 'gpt-image-2.5-sunburst']) {
+      expect(await code({ model, complexity: 'low' })).toMatchObject({ status: 400, param: 'complexity', code: 'unsupported_parameter' });
+    }
+    expect(await code({ model: 'gpt-image-2.6-flare', complexity: 'extreme' })).toMatchObject({ status: 400, param: 'complexity', code: 'invalid_value' });
+    await gen({ model: 'gpt-image-2.6-flare', complexity: 'low' });
+    expect(today.requests.at(-1)!.body).toMatchObject({ model: 'gpt-image-2.6-flare', complexity: 'low' });
+  });
+
+  it('answers 404 model_not_found for models from their shut-down date, by its today', async () => {
+    for (const model of ['gpt-image-1.5', 'gpt-image-1.5-2025-12-16', 'gpt-image-1-mini', 'chatgpt-image-latest', 'gpt-image-1']) {
+      expect(await code({ model }), model).toMatchObject({ status: 404, code: 'model_not_found' });
+    }
+    today.today = '2026-11-30';
+    try {
+      await gen({ model: 'gpt-image-1.5', size: '1024x1024' });
+      expect((await code({ model: 'gpt-image-1' })).status).toBe(404);
+    } finally {
+      today.today = '2026-12-02';
+    }
+  });
+
+  it('publishes shutdown_date on GET /v1/models/{id}, settable per model, and records the GETs', async () => {
+    const m = (await c.models.retrieve('gpt-image-2.6-sunburst')) as unknown as Record<string, unknown>;
+    expect(m).toMatchObject({ id: 'gpt-image-2.6-sunburst', object: 'model', owned_by: 'system', shutdown_date: null });
+    expect(typeof m.created).toBe('number');
+    today.setShutdownDate('gpt-image-2.5-flare', '2026-12-20');
+    expect(((await c.models.retrieve('gpt-image-2.5-flare')) as unknown as Record<string, unknown>).shutdown_date).toBe('2026-12-20');
+    // A date that has come: the model is gone, from both endpoints.
+    today.setShutdownDate('gpt-image-2.5-flare', '2026-12-01');
+    expect(await caught(c.models.retrieve('gpt-image-2.5-flare'))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((await code({ model: 'gpt-image-2.5-flare' })).status).toBe(404);
+    expect(await caught(c.models.retrieve('gpt-image-1.5'))).toBeInstanceOf(OpenAI.NotFoundError);
+    expect(today.requests.filter((r) => r.method === 'GET').map((r) => [r.path, r.status])).toEqual([
+      ['/v1/models/gpt-image-2.6-sunburst', 200],
+      ['/v1/models/gpt-image-2.5-flare', 200],
+      ['/v1/models/gpt-image-2.5-flare', 404],
+      ['/v1/models/gpt-image-1.5', 404],
+    ]);
+  });
+
+  it('fails the lookup only with a rule that names path "models"', async () => {
+    today.inject({ fault: { kind: 'server_error' } }); // for the image endpoints
+    today.inject({ fault: { kind: 'server_error', status: 503 }, path: 'models' });
+    expect(await caught(c.models.retrieve('gpt-image-2'))).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(((await c.models.retrieve('gpt-image-2')) as unknown as Record<string, unknown>).shutdown_date).toBeNull();
+    expect(await caught(gen({ model: 'gpt-image-2' }))).toBeInstanceOf(OpenAI.InternalServerError);
+    expect(today.requests.map((r) => r.status)).toEqual([503, 200, 500]);
   });
 });

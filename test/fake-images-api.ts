@@ -7,6 +7,8 @@
  * statement of the models' rules, independent of src/: it imports nothing from there), answers
  * with real image bytes made with sharp, records every request, and can inject faults (rate
  * limits, server errors, dropped connections, delays, ...).
+ * It knows the models as of 2026-12-02 (retired ones answer 404 from their shut-down date, judged
+ * on its `today`) and serves `GET /v1/models/{id}` with the `shutdown_date` the lifecycle lookup reads.
  *
  * Like a model that follows instructions, an opaque image whose prompt asks for a flat `#rrggbb`
  * background (the chroma_key instruction) shows its subject, a disc with anti-aliased edges, on
@@ -62,8 +64,8 @@ export interface FaultRule {
   fault: Fault;
   /** How many matching requests this rule applies to; default 1; Infinity allowed. */
   times?: number;
-  /** Only requests to this endpoint (default: both). */
-  path?: 'generations' | 'edits';
+  /** Only requests to this endpoint (default: both image endpoints; `models` is GET /v1/models/{id}, only when named). */
+  path?: 'generations' | 'edits' | 'models';
   /** Only requests for this model. */
   model?: string;
 }
@@ -78,6 +80,18 @@ export interface FakeImagesApiOptions {
    * PNG is about 12 MB (a realistic size for memory benchmarks; the first encode takes ~0.5 s, then it is cached).
    */
   imageStyle?: 'flat' | 'noise';
+  /**
+   * The day the fake lives on (YYYY-MM-DD; default: the real date). Models whose shut-down date
+   * has come answer 404 model_not_found, so tests pinned before 2026-12-01 set it to reach gpt-image-1.5.
+   */
+  today?: string;
+  /** Shut-down dates GET /v1/models/{id} publishes, over the defaults (null: none announced). */
+  shutdownDates?: Record<string, string | null>;
+  /**
+   * gpt-image-2's transparency preview works (real alpha, as live calls saw from 2026-08-21);
+   * default false: 400 "Transparent background is not supported for this model.", as other live calls saw.
+   */
+  transparentPreview?: boolean;
 }
 
 export interface FakeImagesApi {
@@ -86,6 +100,10 @@ export interface FakeImagesApi {
   readonly apiKey: string;
   /** Every request received, in order of arrival. */
   readonly requests: RecordedRequest[];
+  /** The fake's day (YYYY-MM-DD); may be changed between requests. */
+  today: string;
+  /** Sets the shut-down date a model's GET /v1/models/{id} publishes (and after which it answers 404). */
+  setShutdownDate(model: string, date: string | null): void;
   /** Rules queue up; the first matching rule with times left applies to the next matching request. */
   inject(rule: FaultRule): void;
   /** Clears recorded requests and pending faults. */
@@ -99,6 +117,7 @@ export interface FakeImagesApi {
 
 const LEGACY_SIZES = ['1024x1024', '1024x1536', '1536x1024'] as const;
 const BASE_QUALITIES = ['low', 'medium', 'high', 'auto'] as const;
+const ALL_QUALITIES = ['low', 'medium', 'high', 'xhigh', 'max', 'auto'] as const;
 
 interface ModelRules {
   sizes: 'flexible' | readonly string[];
@@ -107,28 +126,59 @@ interface ModelRules {
   /** Accepted input_fidelity values; null = the parameter is not supported. */
   inputFidelity: readonly string[] | null;
   legacyTokens: boolean;
+  /** `complexity` (planning effort) is accepted (gpt-image-2.6 only). */
+  complexity: boolean;
+  /** The highest alpha inside a native transparent image's subject (254 on 2.5/2.6, as reported). */
+  alphaPeak?: number;
 }
 
+const LEGACY = { sizes: LEGACY_SIZES, qualities: BASE_QUALITIES, transparent: true, legacyTokens: true, complexity: false } as const;
+const NEW = { sizes: 'flexible', qualities: ALL_QUALITIES, transparent: true, inputFidelity: null, legacyTokens: false, alphaPeak: 254 } as const;
+
+/** The models the fake knows, as the real API has them on 2026-12-02 (FIELD-NOTES.md). */
+const MODEL_RULES: Record<string, ModelRules> = {
+  // Transparent backgrounds on gpt-image-2 are a preview; live calls have answered 400.
+  'gpt-image-2': { sizes: 'flexible', qualities: BASE_QUALITIES, transparent: false, inputFidelity: null, legacyTokens: false, complexity: false },
+  'gpt-image-2.5-sunburst': { ...NEW, complexity: false },
+  'gpt-image-2.5-flare': { ...NEW, complexity: false },
+  'gpt-image-2.6-sunburst': { ...NEW, complexity: true },
+  'gpt-image-2.6-flare': { ...NEW, complexity: true },
+  'gpt-image-1.5': { ...LEGACY, inputFidelity: ['low', 'high'] },
+  'gpt-image-1-mini': { ...LEGACY, inputFidelity: ['low'] },
+  'chatgpt-image-latest': { ...LEGACY, inputFidelity: null },
+  'gpt-image-1': { ...LEGACY, inputFidelity: ['low', 'high'] },
+};
+
+/** Dated snapshots the fake serves, with their base model's rules. */
+const SNAPSHOTS: Record<string, string> = {
+  'gpt-image-2-2026-04-21': 'gpt-image-2',
+  'gpt-image-2.5-sunburst-2026-09-08': 'gpt-image-2.5-sunburst',
+  'gpt-image-2.5-flare-2026-09-08': 'gpt-image-2.5-flare',
+  'gpt-image-1.5-2025-12-16': 'gpt-image-1.5',
+};
+
+/** Shut-down dates the models endpoint publishes by default (the rest: null). */
+const DEFAULT_SHUTDOWN_DATES: Record<string, string> = {
+  'gpt-image-1.5': '2026-12-01',
+  'gpt-image-1.5-2025-12-16': '2026-12-01',
+  'gpt-image-1-mini': '2026-12-01',
+  'chatgpt-image-latest': '2026-12-01',
+  'gpt-image-1': '2026-10-23',
+};
+
+const CREATED: Record<string, number> = {
+  'gpt-image-2': 1776729600,
+  'gpt-image-2.5-sunburst': 1788825600,
+  'gpt-image-2.5-flare': 1788825600,
+  'gpt-image-2.6-sunburst': 1793750400,
+  'gpt-image-2.6-flare': 1793750400,
+};
+
+/** Whether a model answers on a day, from its published shut-down date. */
+type Lifecycle = (model: string) => { exists: boolean; shutdownDate: string | null };
+
 function modelRules(model: string): ModelRules | null {
-  if (model === 'gpt-image-2') {
-    return { sizes: 'flexible', qualities: BASE_QUALITIES, transparent: false, inputFidelity: null, legacyTokens: false };
-  }
-  if (model === 'gpt-image-1.5') {
-    return { sizes: LEGACY_SIZES, qualities: BASE_QUALITIES, transparent: true, inputFidelity: ['low', 'high'], legacyTokens: true };
-  }
-  if (model === 'gpt-image-1-mini') {
-    return { sizes: LEGACY_SIZES, qualities: BASE_QUALITIES, transparent: true, inputFidelity: ['low'], legacyTokens: true };
-  }
-  if (model.startsWith('gpt-image-2.5-')) {
-    return {
-      sizes: 'flexible',
-      qualities: ['low', 'medium', 'high', 'xhigh', 'max', 'auto'],
-      transparent: true,
-      inputFidelity: null,
-      legacyTokens: false,
-    };
-  }
-  return null;
+  return MODEL_RULES[SNAPSHOTS[model] ?? model] ?? null;
 }
 
 /** Published output tokens per image for the legacy GPT Image models. */
@@ -165,6 +215,7 @@ const GENERATION_PARAMS = new Set([
   'user',
   'stream',
   'partial_images',
+  'complexity',
 ]);
 const EDIT_PARAMS = new Set([...GENERATION_PARAMS, 'image', 'image[]', 'mask', 'input_fidelity']);
 const FILE_FIELDS = new Set(['image', 'image[]', 'mask']);
@@ -309,6 +360,7 @@ interface Plan {
   outputFormat: OutputFormat;
   quality: string;
   transparent: boolean;
+  alphaPeak: number;
   stream: boolean;
   partialImages: number;
   inputImages: number;
@@ -396,6 +448,8 @@ async function validate(
   body: Record<string, unknown>,
   files: InputFile[],
   multipart: boolean,
+  lifecycle: Lifecycle,
+  transparentPreview = false,
 ): Promise<Plan> {
   const known = endpoint === 'edits' ? EDIT_PARAMS : GENERATION_PARAMS;
 
@@ -426,7 +480,7 @@ async function validate(
   const model = p.string('model');
   if (model === undefined) throw bad("Missing required parameter: 'model'.", 'model', 'missing_required_parameter');
   const rules = modelRules(model);
-  if (!rules) {
+  if (!rules || !lifecycle(model).exists) {
     throw new ApiError(404, `The model \`${model}\` does not exist or you do not have access to it.`, null, 'model_not_found');
   }
 
@@ -476,7 +530,7 @@ async function validate(
   const quality = qualityParam === 'auto' ? 'medium' : qualityParam;
 
   const background = p.oneOf('background', ['transparent', 'opaque', 'auto']) ?? 'auto';
-  if (background === 'transparent' && !rules.transparent) {
+  if (background === 'transparent' && !rules.transparent && !(transparentPreview && (SNAPSHOTS[model] ?? model) === 'gpt-image-2')) {
     throw bad('Transparent background is not supported for this model.', 'background', 'invalid_value');
   }
   const transparent = background === 'transparent';
@@ -499,6 +553,10 @@ async function validate(
   }
 
   p.oneOf('moderation', ['auto', 'low']);
+  if (body.complexity !== undefined && body.complexity !== null && !rules.complexity) {
+    throw bad(`Unsupported parameter: 'complexity' is not supported with the model '${model}'.`, 'complexity', 'unsupported_parameter');
+  }
+  p.oneOf('complexity', ['low', 'medium', 'high']);
   p.string('user');
   const stream = p.boolean('stream') ?? false;
   const partialImages = p.intInRange('partial_images', 0, 3) ?? 0;
@@ -582,6 +640,7 @@ async function validate(
     outputFormat,
     quality,
     transparent,
+    alphaPeak: rules.alphaPeak ?? 255,
     stream,
     partialImages,
     inputImages,
@@ -614,6 +673,7 @@ async function renderImage(
   transparent: boolean,
   style: 'flat' | 'noise',
   keyColor?: string,
+  alphaPeak = 255,
 ): Promise<Buffer> {
   const channels = transparent ? 4 : 3;
   const border = Math.max(1, Math.floor(Math.min(width, height) / 8));
@@ -637,7 +697,7 @@ async function renderImage(
               width: Math.max(1, width - 2 * border),
               height: Math.max(1, height - 2 * border),
               channels: 4,
-              background: { ...COLOUR, alpha: 1 },
+              background: { ...COLOUR, alpha: alphaPeak / 255 },
             },
           },
           left: border,
@@ -655,7 +715,7 @@ async function renderImage(
         buf[i] = 40 + ((buf[i] as number) & 7);
         buf[i + 1] = (100 + ((buf[i + 1] as number) & 7) + (y * 64) / height) | 0;
         buf[i + 2] = 160 + ((buf[i + 2] as number) & 7);
-        if (channels === 4) buf[i + 3] = inside && x >= border && x < width - border ? 255 : 0;
+        if (channels === 4) buf[i + 3] = inside && x >= border && x < width - border ? alphaPeak : 0;
       }
     }
     img = sharp(buf, { raw: { width, height, channels } });
@@ -677,11 +737,12 @@ function imageBase64(
   transparent: boolean,
   style: 'flat' | 'noise',
   keyColor?: string,
+  alphaPeak = 255,
 ): Promise<string> {
-  const key = `${width}x${height}:${format}:${transparent ? 't' : 'o'}:${style}:${keyColor ?? ''}`;
+  const key = `${width}x${height}:${format}:${transparent ? `t${alphaPeak}` : 'o'}:${style}:${keyColor ?? ''}`;
   let cached = imageCache.get(key);
   if (!cached) {
-    cached = renderImage(width, height, format, transparent, style, keyColor).then((b) => b.toString('base64'));
+    cached = renderImage(width, height, format, transparent, style, keyColor, alphaPeak).then((b) => b.toString('base64'));
     imageCache.set(key, cached);
     cached.catch(() => imageCache.delete(key));
   }
@@ -896,10 +957,20 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
   const style = options.imageStyle ?? 'flat';
   const requests: RecordedRequest[] = [];
   let rules: Array<FaultRule & { left: number }> = [];
+  const shutdownDates: Record<string, string | null> = { ...DEFAULT_SHUTDOWN_DATES, ...options.shutdownDates };
+  const state = { today: options.today ?? new Date().toISOString().slice(0, 10) };
+  const lifecycle: Lifecycle = (model) => {
+    const shutdownDate = shutdownDates[model] ?? shutdownDates[SNAPSHOTS[model] ?? ''] ?? null;
+    return { exists: modelRules(model) !== null && (shutdownDate === null || state.today < shutdownDate), shutdownDate };
+  };
 
-  const takeFault = (endpoint: Endpoint, model: string | undefined): Fault | undefined => {
+  const takeFault = (endpoint: Endpoint | 'models', model: string | undefined): Fault | undefined => {
+    // A rule without a path is for the image endpoints; the models endpoint only takes rules that name it.
     const i = rules.findIndex(
-      (r) => r.left > 0 && (r.path === undefined || r.path === endpoint) && (r.model === undefined || r.model === model),
+      (r) =>
+        r.left > 0 &&
+        (r.path === undefined ? endpoint !== 'models' : r.path === endpoint) &&
+        (r.model === undefined || r.model === model),
     );
     if (i < 0) return undefined;
     const rule = rules[i]!;
@@ -986,7 +1057,34 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
       return;
     }
 
-    // 2. Route.
+    // 2. Route. GET /v1/models/{id}: the model's lifecycle (shutdown_date), as the real API publishes it.
+    const modelPath = /^\/v1\/models\/([^/]+)$/.exec(path);
+    if (modelPath && req.method === 'GET') {
+      const id = decodeURIComponent(modelPath[1]!);
+      const fault = takeFault('models', id);
+      if (fault?.kind === 'drop') {
+        req.socket.destroy();
+        return;
+      }
+      if (fault?.kind === 'slow') {
+        await delay(fault.delayMs, undefined, { signal: gone.signal });
+        if (gone.signal.aborted) return;
+      } else if (fault && fault.kind !== 'ignore_key_color' && fault.kind !== 'malformed') {
+        const r = faultResponse(fault, id);
+        await sendJson(r.status, r.body, r.headers);
+        return;
+      } else if (fault?.kind === 'malformed') {
+        await write(200, '{"id": "' + id);
+        return;
+      }
+      const life = lifecycle(id);
+      if (!life.exists) {
+        await sendJson(404, new ApiError(404, `The model \`${id}\` does not exist or you do not have access to it.`, 'model', 'model_not_found').body());
+        return;
+      }
+      await sendJson(200, { id, object: 'model', created: CREATED[SNAPSHOTS[id] ?? id] ?? 1700000000, owned_by: 'system', shutdown_date: life.shutdownDate });
+      return;
+    }
     if (!endpoint || req.method !== 'POST') {
       await sendJson(404, {
         error: { message: `Invalid URL (${req.method ?? ''} ${path})`, type: 'invalid_request_error', param: null, code: null },
@@ -1024,7 +1122,7 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     }
     let plan: Plan;
     try {
-      plan = await validate(endpoint, parsed.body, parsed.files, parsed.multipart);
+      plan = await validate(endpoint, parsed.body, parsed.files, parsed.multipart, lifecycle, options.transparentPreview);
     } catch (e) {
       if (e instanceof ApiError) {
         await sendJson(e.status, e.body());
@@ -1034,7 +1132,7 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     }
 
     const keyColor = ignoreKeyColor ? undefined : keyColorAsked(plan.prompt);
-    const b64 = await imageBase64(plan.width, plan.height, plan.outputFormat, plan.transparent, style, keyColor);
+    const b64 = await imageBase64(plan.width, plan.height, plan.outputFormat, plan.transparent, style, keyColor, plan.alphaPeak);
     if (gone.signal.aborted) return;
     const textTokens = Math.ceil(plan.prompt.length / 4);
     const imageTokens = plan.inputImages * IMAGE_TOKENS_PER_INPUT;
@@ -1117,6 +1215,15 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     url: `http://127.0.0.1:${port}/v1`,
     apiKey,
     requests,
+    get today() {
+      return state.today;
+    },
+    set today(day: string) {
+      state.today = day;
+    },
+    setShutdownDate(model: string, date: string | null): void {
+      shutdownDates[model] = date;
+    },
     inject(rule: FaultRule): void {
       rules.push({ ...rule, left: rule.times ?? 1 });
     },

@@ -141,7 +141,9 @@ export interface HarnessOptions {
 
 /** A fake API, a temp workspace and the built server spawned in it, reaching the fake. */
 export async function startHarness(options: HarnessOptions = {}): Promise<Harness> {
-  const fake = await startFakeImagesApi(options.fake);
+  // A server pinned to a day talks to a fake living on that day (models shut down by then answer 404).
+  const today = options.env?.IMAGEGEN_TODAY;
+  const fake = await startFakeImagesApi({ ...(today ? { today } : {}), ...options.fake });
   const ws = await tempWorkspace();
   await options.prepare?.(ws.dir);
   const server = await spawnServer({ cwd: ws.dir, env: { ...fakeApiEnv(fake), ...options.env }, structured: options.structured ?? false });

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { batchJobFiles, controlCharacterProblem, downscaledPath, nameLengthProblem, planOutputPaths, suffixProblem } from './paths.js';
 import type { Problem } from './problems.js';
 import { AUGMENTATION_FIELDS } from './prompt.js';
-import { resolveRequest, type RawRequest, type ResolvedRequest } from './request.js';
+import { resolveRequest, type RawRequest, type ResolveContext, type ResolvedRequest } from './request.js';
 
 export const MAX_BATCH_JOBS = 500;
 export const MANIFEST_NAME = 'manifest.json';
@@ -25,6 +25,7 @@ export const JOB_OPTION_KEYS = [
   'moderation',
   'transparency',
   'key_color',
+  'complexity',
 ] as const;
 /** Augmentation fields a generation job may carry, flat or under `fields`. */
 export const JOB_FIELD_KEYS = AUGMENTATION_FIELDS.filter((f) => f !== 'input_images');
@@ -65,6 +66,8 @@ export interface PlanInput {
   /** out_dir as given (relative to the workspace, or absolute inside it). */
   outDir: string;
   now: Date;
+  /** What a single call resolves with too (IMAGEGEN_TRANSPARENCY, the transparent route, the API's shut-down dates). */
+  resolve?: Pick<ResolveContext, 'transparency' | 'transparentModels' | 'shutdownDates'>;
   /** Suffix of downscaled copies, when the batch makes them. */
   downscaleSuffix?: string | undefined;
   /** Suffix of the API's original kept beside a keyed (transparent) image, whose name must fit too. */
@@ -246,7 +249,7 @@ export function planBatch(input: PlanInput): BatchPlan {
       for (const message of jobProblems) problems.push({ field: 'jobs', message: `${name}: ${message}` });
       continue;
     }
-    const resolved = resolveRequest(merge(input.defaults, read.raw), { tool: 'generate', now: input.now });
+    const resolved = resolveRequest(merge(input.defaults, read.raw), { ...input.resolve, tool: 'generate', now: input.now });
     if (!resolved.ok) {
       for (const p of resolved.problems) problems.push({ field: p.field, message: `${name}: ${p.message}` });
       continue;

@@ -5,7 +5,7 @@
  */
 
 /** When the figures below were read from OpenAI's published pricing. */
-export const PRICES_CHECKED = '2026-11-24';
+export const PRICES_CHECKED = '2026-12-02';
 
 /** USD per 1M tokens. */
 export interface ModelPrice {
@@ -16,14 +16,20 @@ export interface ModelPrice {
 
 export const PRICES: Readonly<Record<string, ModelPrice>> = {
   'gpt-image-2': { textInput: 5, imageInput: 8, imageOutput: 30 },
+  // 2.5 and 2.6 use gpt-image-2's rates.
+  'gpt-image-2.5-sunburst': { textInput: 5, imageInput: 8, imageOutput: 30 },
+  'gpt-image-2.5-flare': { textInput: 5, imageInput: 8, imageOutput: 30 },
+  'gpt-image-2.6-sunburst': { textInput: 5, imageInput: 8, imageOutput: 30 },
+  'gpt-image-2.6-flare': { textInput: 5, imageInput: 8, imageOutput: 30 },
+  // Shut down, kept so the history of earlier calls still adds up.
   'gpt-image-1.5': { textInput: 5, imageInput: 8, imageOutput: 32 },
   'gpt-image-1': { textInput: 5, imageInput: 10, imageOutput: 40 },
   'gpt-image-1-mini': { textInput: 2, imageInput: 2.5, imageOutput: 8 },
 };
 
 /**
- * Output tokens per image, published for the models with fixed sizes. gpt-image-2 has no
- * published formula for its flexible sizes, so it is not here.
+ * Output tokens per image, published for the models with fixed sizes. gpt-image-2, 2.5 and 2.6
+ * have no published formula for their flexible sizes, so they are not here.
  */
 export const FIXED_OUTPUT_TOKENS: Readonly<Record<string, Readonly<Record<string, number>>>> = {
   low: { '1024x1024': 272, '1024x1536': 408, '1536x1024': 400 },

@@ -228,7 +228,7 @@ export const RECIPES: readonly Recipe[] = [
       subject: 'what to keep',
       constraints: 'e.g. "clean edges, keep hair detail, no halo"',
     },
-    tip: 'Set background "transparent" with png or webp output; without a model it goes to gpt-image-1.5.',
+    tip: 'Set background "transparent" with png or webp output; without a model it goes to a model that makes the alpha itself.',
   }),
   recipe({
     slug: 'style-transfer',

@@ -5,11 +5,12 @@
  * (request.ts) applies these rules; no I/O here.
  */
 import { formatHexColor, keyChroma, MIN_ESTIMATED_KEY_CHROMA, parseHexColor } from './chroma-key.js';
-import { DEFAULT_MODEL, TRANSPARENT_TARGET } from './models.js';
+import { DEFAULT_MODEL } from './models.js';
 import { splitExt, type OutputFormat } from './paths.js';
 
 /**
- * - `route`: the registry's transparent target (gpt-image-1.5) makes the alpha itself;
+ * - `route`: a model that makes alpha itself (the registry's dated transparent route, see models.ts),
+ *   passing to the next target on a 404 or a "not supported", and chroma_key as the last resort;
  * - `chroma_key`: the chosen model draws on a flat key colour, which the server turns into alpha;
  * - `native`: `background: "transparent"` goes to the chosen model as it is.
  */
@@ -52,16 +53,66 @@ export function withKeyColorInstruction(prompt: string, hex: string): string {
 
 // Notes: one sentence each, saying which model made the image and why.
 
-export function routedNote(): string {
-  return `Transparent backgrounds are not supported by ${DEFAULT_MODEL}, the latest model, so ${TRANSPARENT_TARGET} was used.`;
+/** Why a target of the transparent route was passed over. */
+export type RouteSkip =
+  | { model: string; why: 'retired'; shutDown: string }
+  | { model: string; why: 'not_found' }
+  | { model: string; why: 'unsupported' };
+
+/** A step of the route: a model making the alpha itself, or chroma_key on a model. */
+export interface RouteStepName {
+  model: string;
+  strategy: TransparencyStrategy;
+  keyColor?: string | undefined;
 }
 
-export function retiredTargetNote(shutDown: string, model: string, hex: string): string {
-  return `${TRANSPARENT_TARGET}, where transparent requests used to go, was shut down on ${shutDown}, so ${model} drew the image on a flat ${hex} background and the server turned that colour into alpha (transparency "chroma_key").`;
+function skipText(skip: RouteSkip): string {
+  switch (skip.why) {
+    case 'retired':
+      return `${skip.model} was shut down on ${skip.shutDown}`;
+    case 'not_found':
+      return `${skip.model} is not available to this key (the API answered 404, model not found)`;
+    case 'unsupported':
+      return `${skip.model} answered that it does not support transparent backgrounds (400)`;
+  }
 }
 
-export function notFoundNote(model: string, hex: string): string {
-  return `${TRANSPARENT_TARGET} is not available to this key (the API answered 404, model not found), so ${model} drew the image on a flat ${hex} background and the server turned that colour into alpha (transparency "chroma_key").`;
+function joinAnd(parts: readonly string[]): string {
+  if (parts.length <= 2) return parts.join(' and ');
+  return `${parts.slice(0, -1).join(', ')}, and ${parts[parts.length - 1]}`;
+}
+
+/** Every passed-over target, in order, as one clause. */
+export function describeSkips(skipped: readonly RouteSkip[]): string {
+  return joinAnd(skipped.map(skipText));
+}
+
+/** How a step is named in failures: the model, or chroma_key on it. */
+export function stepName(step: RouteStepName): string {
+  return step.strategy === 'chroma_key' ? `transparency "chroma_key" on ${step.model}` : step.model;
+}
+
+/**
+ * The one sentence a routed transparent request carries: which model made the alpha, and why
+ * (the default model does not make transparent backgrounds; earlier targets were passed over).
+ */
+export function routeNote(step: RouteStepName, skipped: readonly RouteSkip[]): string {
+  const why = skipped.length > 0 ? describeSkips(skipped) : `Transparent backgrounds are not supported by ${DEFAULT_MODEL}, the default model`;
+  if (step.strategy === 'chroma_key') {
+    const hex = step.keyColor ?? DEFAULT_KEY_COLOR;
+    return `${why}, so ${step.model} drew the image on a flat ${hex} background and the server turned that colour into alpha (transparency "chroma_key").`;
+  }
+  return `${why}, so ${step.model} was used (it makes the alpha itself).`;
+}
+
+/** Opens the error of a route whose every step failed: each step named, in order. */
+export function routeFailurePrefix(step: RouteStepName, skipped: readonly RouteSkip[]): string {
+  return `${describeSkips(skipped)}, and the next step of the transparent route, ${stepName(step)}, failed too: `;
+}
+
+/** A fallback step that the spending cap holds back. */
+export function routeCapRefusal(step: RouteStepName, skipped: readonly RouteSkip[], refusal: string): string {
+  return `${describeSkips(skipped)}, so the request would be redone with ${stepName(step)}, but: ${refusal}`;
 }
 
 export function chromaKeyNote(model: string, hex: string): string {

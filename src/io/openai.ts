@@ -66,6 +66,8 @@ export class ImageApiError extends Error {
 
 export interface ImageApi {
   call(request: ImageApiRequest, options: CallOptions): Promise<ImageApiAnswer>;
+  /** The model's `shutdown_date` from GET /v1/models/{id} (null: none announced); throws when it cannot be read. */
+  shutdownDate?(model: string, signal: AbortSignal): Promise<string | null>;
 }
 
 export interface ApiEnvironment {
@@ -189,6 +191,7 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
   }
 
   return {
+    shutdownDate: (model, signal) => readShutdownDate(getClient, model, signal),
     async call(request, options) {
       const started = Date.now();
       const model = String(request.params.model ?? '');
@@ -213,4 +216,21 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
       }
     },
   };
+}
+
+/**
+ * A model's lifecycle as the API publishes it: `shutdown_date` (YYYY-MM-DD, or null when none is
+ * announced) from GET /v1/models/{id}. The 6.x SDK returns the field untyped. One attempt, no
+ * retries: the caller time-boxes it and falls back to the registry when it fails.
+ */
+async function readShutdownDate(getClient: () => Promise<OpenAI>, model: string, signal: AbortSignal): Promise<string | null> {
+  const openai = await getClient();
+  const answer = (await openai.models.retrieve(model, { signal, maxRetries: 0 })) as unknown as { id?: unknown; shutdown_date?: unknown };
+  const date = answer.shutdown_date;
+  if (date === undefined) throw new Error('the answer has no shutdown_date'); // not published: the registry decides
+  if (date === null) return null;
+  // A real calendar day only: the date is compared as text and counted in days.
+  const day = typeof date === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(date) ? Date.parse(`${date}T00:00:00Z`) : NaN;
+  if (Number.isFinite(day) && new Date(day).toISOString().startsWith(date as string)) return date as string;
+  throw new Error(`unexpected shutdown_date ${JSON.stringify(date).slice(0, 40)}`);
 }

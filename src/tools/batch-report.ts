@@ -35,6 +35,7 @@ const jobResultSchema = z.object({
   label: z.string(),
   status: z.enum(STATUSES),
   model: z.string(),
+  routing_note: z.string().optional(),
   prompt: z.string().describe(`First ${PROMPT_CHARS} characters`),
   images: z.array(imageFactsSchema),
   error: z.string().optional(),
@@ -65,17 +66,20 @@ type JobResult = z.infer<typeof jobResultSchema>;
 
 function jobResult(job: BatchJob, status: ResultStatus, images: ImageFactsOut[] = job.images): JobResult {
   const { plan } = job;
-  const prompt = plan.request.prompt.replace(/\s+/g, ' ');
+  // The request as it ran: after a fallback on the transparent route, the step that made the image.
+  const ran = job.run.request;
+  const prompt = ran.prompt.replace(/\s+/g, ' ');
   const result: JobResult = {
     number: plan.number,
     label: plan.label,
     status,
-    model: plan.request.options.model,
+    model: ran.options.model,
     prompt: prompt.length > PROMPT_CHARS ? `${prompt.slice(0, PROMPT_CHARS - 1)}…` : prompt,
     images,
     attempts: job.attempts,
   };
   if (plan.line !== undefined) result.line = plan.line;
+  if (ran.options.routingNote) result.routing_note = ran.options.routingNote;
   if (job.error !== undefined) result.error = job.error;
   if (job.usage) result.usage = job.usage;
   return result;
@@ -164,6 +168,9 @@ export function batchResult(outcome: BatchOutcome, workspace: Workspace): CallTo
       : [`${images.length} images saved in ${outDir}/ (named in ${manifest}).`];
 
   const tail: string[] = [];
+  // Why a model other than the one asked made some images (the transparent route), each reason once.
+  const notes = [...new Set(finished.map((j) => j.run.request.options.routingNote).filter((n): n is string => n !== undefined))];
+  for (const note of notes.slice(0, 3)) tail.push(`Model: ${clipText(note, 300)}`);
   const costs = jobs.map((j) => j.costUsd).filter((c): c is number => c !== undefined);
   const costUsd = costs.length > 0 ? roundUsd(costs.reduce((a, b) => a + b, 0)) : undefined;
   if (costUsd !== undefined) tail.push(`Cost: ${formatUsd(costUsd)} (from the API's usage${costs.length < counts.done ? `; ${counts.done - costs.length} job(s) had no price` : ''}).`);

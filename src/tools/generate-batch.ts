@@ -35,8 +35,10 @@ import { downscale, inspectImage } from '../io/images.js';
 import { ManifestWriter } from '../io/manifest.js';
 import { checkSpendingCap, costFromUsage, projectSpend, spendingCap } from '../core/cost.js';
 import { thumbnailsAhead } from '../core/contact-sheet.js';
+import type { ResolvedRequest } from '../core/request.js';
 import { parseSize } from '../core/sizes.js';
 import { previewFiles, ThumbnailPrefetch, type Preview } from '../io/preview.js';
+import { lifecycleOf } from '../io/lifecycle.js';
 import { ImageApiError } from '../io/openai.js';
 import { fileKind, WorkspaceError, type Workspace } from '../io/workspace.js';
 import { historyProblem } from '../io/history.js';
@@ -47,8 +49,9 @@ import { defineTool, type ToolContext } from './context.js';
 import { dryRunPayload, ENDPOINT_PATHS, estimateRun, performImageRun, plannedFacts, recordHistory, type ImageRun } from './image-run.js';
 import { augmentationShapeBrief, controlShape, outputShape, promptFieldsShape, SAME_RULES } from './schema.js';
 import { KEYED_SOURCE_SUFFIX } from './prepare.js';
-import { ALL_QUALITIES } from '../core/models.js';
+import { ALL_QUALITIES, COMPLEXITIES } from '../core/models.js';
 import { strictArguments } from './arguments.js';
+import { runThroughRoute } from './transparency.js';
 
 export const DEFAULT_CONCURRENCY = 5;
 export const MAX_CONCURRENCY = 25;
@@ -66,6 +69,7 @@ const jobOptionsShape = {
   output_format: z.enum(['png', 'jpeg', 'jpg', 'webp']).optional(),
   output_compression: z.number().int().min(0).max(100).optional(),
   moderation: z.enum(['auto', 'low']).optional(),
+  complexity: z.enum(COMPLEXITIES).optional(),
   use_case: z.string().optional(),
   ...promptFieldsShape,
 };
@@ -335,10 +339,11 @@ async function prepareJobs(
         }
       }
     }
-    const request =
+    const withN = (r: ResolvedRequest): ResolvedRequest => ({ ...r, options: { ...r.options, n: toMake.length } });
+    const request: ResolvedRequest =
       toMake.length === targets.length || toMake.length === 0
         ? plan.request
-        : { ...plan.request, options: { ...plan.request.options, n: toMake.length } };
+        : { ...withN(plan.request), ...(plan.request.fallbacks ? { fallbacks: plan.request.fallbacks.map((f) => ({ ...f, request: withN(f.request) })) } : {}) };
     const run: ImageRun = {
       endpoint: 'generations',
       request,
@@ -442,7 +447,7 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
       ...(job.plan.line !== undefined ? { line: job.plan.line } : {}),
       label: job.plan.label,
       status: job.status ?? 'pending',
-      model: job.plan.request.options.model,
+      model: job.run.request.options.model,
       request: { endpoint: ENDPOINT_PATHS.generations, payload: dryRunPayload(job.run) },
       files: job.status === 'done' || job.status === 'skipped' ? job.images.map((i) => i.path) : job.targets.map((t) => workspace.relative(t)),
       attempts: job.attempts,
@@ -514,11 +519,19 @@ async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBa
       const forward = () => own.abort();
       batch.signal.addEventListener('abort', forward, { once: true });
       try {
-        const outcome = await performImageRun(job.run, ctx.api, workspace, {
-          signal: own.signal,
-          onAnswered: release,
-          onRetry: ({ attempt, delayMs, reason }) => ctx.log('warning', `${name} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
-        });
+        // The same route a single call takes: fallbacks on the transparent route, the lifecycle lookup.
+        const routed = await runThroughRoute(
+          job.run,
+          (run) =>
+            performImageRun(run, ctx.api, workspace, {
+              signal: own.signal,
+              onAnswered: release,
+              onRetry: ({ attempt, delayMs, reason }) => ctx.log('warning', `${name} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
+            }),
+          { spendingRefusal: () => undefined, log: ctx.log, lifecycle: lifecycleOf(ctx.api), now: ctx.config.now() },
+        );
+        job.run = routed.run;
+        const outcome = routed.outcome;
         job.status = 'done';
         job.attempts = outcome.attempts;
         const cost = costFromUsage(job.run.request.options.model, outcome.usage);
@@ -683,6 +696,8 @@ export const generateBatchTool = defineTool({
       defaults: batchDefaults(args),
       outDir: args.out_dir,
       now: ctx.config.now(),
+      // The same defaults a single call resolves with: IMAGEGEN_TRANSPARENCY, the route, the API's shut-down dates.
+      resolve: { transparency: ctx.config.transparency, transparentModels: ctx.config.transparentModels, shutdownDates: lifecycleOf(ctx.api).known },
       downscaleSuffix,
       keyedSourceSuffix: KEYED_SOURCE_SUFFIX,
       caseInsensitive: CASE_INSENSITIVE,
@@ -710,6 +725,16 @@ export const generateBatchTool = defineTool({
 
 /** The spending guard over every job that would run, before any is sent. */
 function batchSpendingRefusal(jobs: BatchJob[], args: GenerateBatchArguments, ctx: ToolContext): string | undefined {
-  const planned = jobs.filter((j) => !j.skip).map((j) => ({ estimate: estimateRun(j.run), images: j.run.request.options.n }));
+  const planned = jobs.filter((j) => !j.skip).map((j) => dearestStep(j.run));
   return checkSpendingCap(projectSpend(planned), spendingCap(ctx.config.costCap ?? {}, args.max_cost_usd), 'This batch');
+}
+
+/**
+ * A routed job may end on any step of its transparent route, and nothing holds a batch's
+ * fallbacks back once it runs: the guard weighs each job at its dearest step.
+ */
+function dearestStep(run: ImageRun): { estimate: ReturnType<typeof estimateRun>; images: number } {
+  const steps = [run, ...(run.request.fallbacks ?? []).map((f) => ({ ...run, request: f.request }))];
+  const weighed = steps.map((step) => ({ estimate: estimateRun(step), images: step.request.options.n }));
+  return weighed.reduce((dear, step) => (projectSpend([step]).usd > projectSpend([dear]).usd ? step : dear));
 }

@@ -7,13 +7,13 @@ import { pathToFileURL } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { checkSpendingCap, costFromUsage, estimateCost, formatUsd, projectSpend, roundUsd, spendingCap, type Estimate } from '../core/cost.js';
 import { mimeTypeOf } from '../core/formats.js';
-import { TRANSPARENT_TARGET } from '../core/models.js';
 import { downscaledPath, DEFAULT_DOWNSCALE_SUFFIX } from '../core/paths.js';
 import { apiParameters, type ResolvedRequest } from '../core/request.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
 import { appendHistory, type HistoryEntry } from '../io/history.js';
 import { downscale, inspectImage } from '../io/images.js';
 import { ImageApiError, type Endpoint, type ImageApi, type UploadFile, type Usage } from '../io/openai.js';
+import { lifecycleOf } from '../io/lifecycle.js';
 import { LocalWriteError } from '../io/receive.js';
 import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
 import type { SavedFile, Workspace } from '../io/workspace.js';
@@ -22,11 +22,11 @@ import type { ToolContext } from './context.js';
 import { fileLine, PROMPT_KEPT_IN_HISTORY, reportText } from './report.js';
 import {
   describeAlpha,
-  fallbackFailurePrefix,
   finishTransparentImage,
-  isModelNotFound,
   keyOutApiImage,
   nativeRefusalHint,
+  RouteRefusal,
+  runThroughRoute,
   strategyLine,
   transparencyFacts,
 } from './transparency.js';
@@ -321,30 +321,22 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
         ctx.log('warning', `${current.endpoint} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
     });
   let answer: ImageRunOutcome;
-  let fellBack = false;
   try {
-    try {
-      answer = await perform(run);
-    } catch (error) {
-      const fallback = run.request.fallback;
-      if (!(error instanceof ImageApiError) || !fallback || !isModelNotFound(error.failure)) throw error;
-      // The route target is gone for this key: redo the request once with chroma_key, and say why.
-      ctx.log('warning', `${options.model} answered 404; redoing the request with chroma_key on ${fallback.request.options.model}`);
-      const warnings = [...run.warnings, ...fallback.warnings.filter((w) => !run.warnings.includes(w))];
-      run = { ...run, request: fallback.request, warnings };
-      options = run.request.options;
-      const fallbackRefusal = spendingRefusal(run, ctx);
-      if (fallbackRefusal) {
-        return refused(`${TRANSPARENT_TARGET} is not available to this key (404, model not found), so the request would be redone with transparency "chroma_key" on ${options.model}, but: ${fallbackRefusal}`);
-      }
-      fellBack = true;
-      answer = await perform(run);
-    }
+    // The transparent route (when the request is routed) and the lifecycle lookup, as a batch job takes them.
+    const routed = await runThroughRoute(run, perform, {
+      spendingRefusal: (next) => spendingRefusal(next, ctx),
+      log: ctx.log,
+      lifecycle: lifecycleOf(ctx.api),
+      now: ctx.config.now(),
+    });
+    run = routed.run;
+    answer = routed.outcome;
+    options = run.request.options;
   } catch (error) {
+    if (error instanceof RouteRefusal) return refused(error.message);
     if (error instanceof ImageApiError) {
       ctx.log('error', `${run.endpoint} ${options.model} failed after ${error.attempts} attempt(s): ${error.failure.kind} ${error.failure.status ?? ''}`);
-      const why = fellBack ? fallbackFailurePrefix(options) : '';
-      return failed(why + error.message + nativeRefusalHint(options, error.failure));
+      return failed(error.message + nativeRefusalHint(options, error.failure));
     }
     if (error instanceof LocalWriteError) return failed(`${error.message}. Check the disk and the output folder's permissions, then try again.`);
     throw error;

@@ -8,6 +8,7 @@ import type { Problem } from '../core/problems.js';
 import { resolveRequest, type RawRequest, type ResolvedRequest, type ToolKind } from '../core/request.js';
 import { keyedSourcePath } from '../core/transparency.js';
 import { historyProblem } from '../io/history.js';
+import { lifecycleOf } from '../io/lifecycle.js';
 import { readRegularFile, WorkspaceError, type Workspace } from '../io/workspace.js';
 import type { ToolContext } from './context.js';
 
@@ -71,7 +72,13 @@ export async function prepareRequest(
   ctx: ToolContext,
   workspace: Workspace,
 ): Promise<Prepared<PreparedRequest>> {
-  const resolved = resolveRequest(raw, { tool, now: ctx.config.now(), transparency: ctx.config.transparency });
+  const resolved = resolveRequest(raw, {
+    tool,
+    now: ctx.config.now(),
+    transparency: ctx.config.transparency,
+    transparentModels: ctx.config.transparentModels,
+    shutdownDates: lifecycleOf(ctx.api).known, // read by earlier calls; never looked up here
+  });
   if (!resolved.ok) return resolved;
   const { options } = resolved.value;
   // Everything about the files is checked here, so dry runs refuse it too and nothing is paid for

@@ -50,7 +50,7 @@ export function reportText(parts: ReportParts): string {
 export function fileLine(image: ImageFactsOut, alpha?: string): string {
   const size = image.width ? `${image.width}x${image.height} ${image.format}` : image.format;
   const weight = image.bytes !== undefined ? `, ${formatBytes(image.bytes)}` : '';
-  return `${image.path} (${size}${weight})${image.web_path ? `, web copy ${image.web_path}` : ''}${alpha ? `: ${alpha}` : ''}`;
+  return `${image.path} (${size}${weight}${alpha ? `; ${alpha}` : ''})${image.web_path ? `, web copy ${image.web_path}` : ''}`;
 }
 
 /** Where a saved image's whole prompt is kept. */

@@ -7,14 +7,14 @@
  */
 import { z } from 'zod';
 import { USE_CASES } from '../core/prompt.js';
-import { ALL_QUALITIES } from '../core/models.js';
+import { ALL_QUALITIES, COMPLEXITIES } from '../core/models.js';
 import { TRANSPARENCY_STRATEGIES } from '../core/transparency.js';
 
 /** The rules shared by generate, edit and generate_batch, said once in each tool's description. */
 export const RULES =
   'Models: gpt-image-2 (default), gpt-image-2.5/2.6 -sunburst (detail) and -flare (fast). ' +
   'size: auto or WxH, multiples of 16, longest edge < 3840, ratio <= 3:1, 655,360-8,294,400 px (1024x1024 fastest; 1536x1024, 3824x2160). ' +
-  'Transparent background: png/webp; leave model unset, or transparency chroma_key. ' +
+  'Transparent background: png/webp; leave model unset, or transparency chroma_key. complexity: 2.6 only. ' +
   'Prompt fields make labelled lines (text: verbatim; negative: avoid). dry_run: free preview of the request.';
 
 export const imageOptionsShape = {
@@ -28,6 +28,7 @@ export const imageOptionsShape = {
   output_format: z.enum(['png', 'jpeg', 'jpg', 'webp']).optional(),
   output_compression: z.number().int().min(0).max(100).optional(),
   moderation: z.enum(['auto', 'low']).optional(),
+  complexity: z.enum(COMPLEXITIES).optional(),
 };
 
 /** Said by edit and generate_batch, whose descriptions leave the shared rules to generate's. */
@@ -63,8 +64,8 @@ export const augmentationShapeBrief = {
 };
 
 export const outputShape = {
-  out: z.string().optional().describe('File path in the workspace'),
-  out_dir: z.string().optional().describe('Folder, instead of out'),
+  out: z.string().optional(),
+  out_dir: z.string().optional(),
   force: z.boolean().optional().describe('Overwrite (else name-v2.png)'),
   downscale_max_dim: z.number().int().min(1).optional().describe('Also save a copy this small (-web)'),
   downscale_suffix: z.string().optional(),
@@ -79,5 +80,5 @@ export const controlShape = {
 
 export const promptShape = {
   prompt: z.string().optional(),
-  prompt_file: z.string().optional().describe('Text file in the workspace, instead of prompt'),
+  prompt_file: z.string().optional().describe('Text file, instead of prompt'),
 };

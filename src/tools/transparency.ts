@@ -6,12 +6,26 @@
  */
 import type { ApiFailure } from '../core/api-errors.js';
 import { parseHexColor } from '../core/chroma-key.js';
-import type { ResolvedOptions } from '../core/request.js';
-import { TRANSPARENT_TARGET } from '../core/models.js';
-import { chromaKeyNote, keyedSourcePath, percent } from '../core/transparency.js';
+import { lookupModel, replacementOf, shutdownWarning } from '../core/models.js';
+import type { ResolvedOptions, ResolvedRequest } from '../core/request.js';
+import {
+  chromaKeyNote,
+  keyedSourcePath,
+  percent,
+  routeCapRefusal,
+  routeFailurePrefix,
+  routeNote,
+  stepName,
+  type RouteSkip,
+  type RouteStepName,
+} from '../core/transparency.js';
 import { alphaFacts, cutOut, type Cutout } from '../io/cutout.js';
+import type { ModelLifecycle } from '../io/lifecycle.js';
+import { ImageApiError } from '../io/openai.js';
 import type { Workspace } from '../io/workspace.js';
 import type { ImageFactsOut } from '../results.js';
+import type { LogLevel } from './context.js';
+import type { ImageRun, ImageRunOutcome } from './image-run.js';
 
 type AlphaOut = NonNullable<ImageFactsOut['alpha']>;
 
@@ -94,14 +108,95 @@ export function transparencyFacts(options: ResolvedOptions): { strategy: NonNull
   return options.keyColor ? { strategy: options.transparency, key_color: options.keyColor } : { strategy: options.transparency };
 }
 
-/** True when the route target answered that it does not exist for this key. */
-export function isModelNotFound(failure: ApiFailure): boolean {
-  return failure.kind === 'http' && (failure.status === 404 || failure.code === 'model_not_found');
+/** Why a step of the transparent route passes the request on, or undefined when it must not. */
+export function passOn(failure: ApiFailure): RouteSkip['why'] | undefined {
+  if (failure.kind !== 'http') return undefined;
+  if (failure.status === 404 || failure.code === 'model_not_found') return 'not_found';
+  // The model refused transparency itself (not jpeg output, which no model makes transparent).
+  const text = failure.message ?? '';
+  if (failure.status === 400 && /transparent background is not supported/i.test(text) && !/jpe?g/i.test(text)) return 'unsupported';
+  return undefined;
 }
 
-/** Opens the error of a chroma_key fallback that failed too, so the first 404 is not lost. */
-export function fallbackFailurePrefix(options: ResolvedOptions): string {
-  return `${TRANSPARENT_TARGET} is not available to this key (404, model not found), and the fallback with transparency "chroma_key" on ${options.model} failed too: `;
+/** A fallback step the server would not start (the spending cap): the call fails with this text. */
+export class RouteRefusal extends Error {}
+
+export interface RouteHooks {
+  /** The spending guard for a fallback step: its refusal, or undefined to go ahead. */
+  spendingRefusal(run: ImageRun): string | undefined;
+  log(level: LogLevel, message: string): void;
+  /** Model shut-down dates from the API: each model called is looked up on its first call. */
+  lifecycle?: ModelLifecycle | undefined;
+  now: Date;
+}
+
+const stepOf = (request: ResolvedRequest): RouteStepName => ({
+  model: request.options.model,
+  strategy: request.options.transparency ?? 'route',
+  keyColor: request.options.keyColor,
+});
+
+/**
+ * Runs a request through its transparent route, for a single call and a batch job alike: the
+ * request as resolved, then, when a step answers 404 (model not found) or 400 "transparent
+ * background is not supported", the next step once, each saying in its routing note which model
+ * made the alpha and why. A step the spending cap holds back, or a failure after a fallback,
+ * names every step. Requests that are not routed are simply performed. Each model called is
+ * looked up for its shut-down date (not waited for), and a date read in time adds its warning.
+ */
+export async function runThroughRoute(
+  run: ImageRun,
+  perform: (run: ImageRun) => Promise<ImageRunOutcome>,
+  hooks: RouteHooks,
+): Promise<{ run: ImageRun; outcome: ImageRunOutcome }> {
+  const fallbacks = run.request.fallbacks ?? [];
+  const skipped: RouteSkip[] = [...(run.request.skipped ?? [])];
+  let current = run;
+  for (let step = 0; ; step++) {
+    const lookup = hooks.lifecycle?.observe(current.request.options.model);
+    try {
+      const outcome = await perform(current);
+      if (lookup) await lifecycleWarnings(current, lookup, hooks);
+      return { run: current, outcome };
+    } catch (error) {
+      if (!(error instanceof ImageApiError)) throw error;
+      const next = fallbacks[step];
+      const why = passOn(error.failure);
+      if (!next || !why) {
+        if (step === 0) throw error;
+        throw new ImageApiError(routeFailurePrefix(stepOf(current.request), skipped) + error.message, error.failure, error.attempts);
+      }
+      skipped.push({ model: current.request.options.model, why } as RouteSkip);
+      const request = next.request;
+      request.options.routingNote = routeNote(stepOf(request), skipped);
+      const warnings = [...current.warnings, ...next.warnings.filter((w) => !current.warnings.includes(w))];
+      const candidate: ImageRun = { ...current, request, warnings };
+      const refusal = hooks.spendingRefusal(candidate);
+      if (refusal) throw new RouteRefusal(routeCapRefusal(stepOf(request), skipped, refusal));
+      hooks.log('warning', `${current.request.options.model} answered ${error.failure.kind === 'http' ? error.failure.status : ''}; redoing the request with ${stepName(stepOf(request))}`);
+      current = candidate;
+    }
+  }
+}
+
+/**
+ * After a model's first call: its shut-down date, if the lookup has already answered (the image
+ * is never held back for it). A date that has passed keeps the image already paid for, with a
+ * warning; one within 30 days warns. Routed targets are the route's business, not the user's.
+ */
+async function lifecycleWarnings(run: ImageRun, lookup: Promise<void>, hooks: RouteHooks): Promise<void> {
+  await Promise.race([lookup, new Promise((resolve) => setImmediate(resolve))]);
+  const { model, routingNote } = run.request.options;
+  if (routingNote || !hooks.lifecycle?.known.has(model)) return;
+  const found = lookupModel(model, hooks.now, hooks.lifecycle.known);
+  const info = found.kind === 'known' || found.kind === 'retired' ? found.info : undefined;
+  let warning: string | undefined;
+  if (found.kind === 'retired') {
+    warning = `The API says ${model} was shut down on ${found.shutDown}: this image was made and kept, but later calls naming ${model} will be refused. Use ${replacementOf(model, info)} instead.`;
+  } else if (found.kind === 'known' || found.kind === 'unknown') {
+    warning = shutdownWarning(model, found.shutDown, info, hooks.now);
+  }
+  if (warning && !run.warnings.includes(warning)) run.warnings.push(warning);
 }
 
 /** What to do when the model refused native transparency (a 400 about the background). */

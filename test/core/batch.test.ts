@@ -89,6 +89,20 @@ describe('planBatch: merging defaults and job overrides', () => {
     expect(sprite!.request.options.routingNote).toMatch(/gpt-image-1\.5 was used/);
     expect(problems(inline({ prompt: 'wide', size: '3840x2160' }))).toEqual([expect.stringMatching(/^job 1: size 3840x2160 .*Try 3824x2160/)]);
   });
+
+  it('resolves a job with what a single call resolves with: the server default strategy, the route and its chain, complexity', () => {
+    const after = new Date('2026-12-02T12:00:00Z');
+    const [keyed] = planned(inline({ prompt: 'a gem', background: 'transparent' }), { now: after, resolve: { transparency: 'chroma_key' } });
+    expect(keyed!.request.options).toMatchObject({ model: 'gpt-image-2', transparency: 'chroma_key', background: 'opaque' });
+    const [routed] = planned(inline({ prompt: 'a gem', background: 'transparent', size: '2048x2048' }), { now: after });
+    expect(routed!.request.options).toMatchObject({ model: 'gpt-image-2.5-sunburst', transparency: 'route', size: '2048x2048' });
+    expect(routed!.request.fallbacks!.map((f) => f.request.options.model)).toEqual(['gpt-image-2.6-sunburst', 'gpt-image-2']);
+    const [overridden] = planned(inline({ prompt: 'a gem', background: 'transparent' }), { now: after, resolve: { transparentModels: ['gpt-image-2.6-flare'] } });
+    expect(overridden!.request.options.model).toBe('gpt-image-2.6-flare');
+    const [complex] = planned(inline({ prompt: 'a map', model: 'gpt-image-2.6-flare', complexity: 'low' }), { now: after });
+    expect(complex!.request.options.complexity).toBe('low');
+    expect(problems(inline({ prompt: 'a map', complexity: 'low' }), { now: after })).toEqual([expect.stringMatching(/^job 1: gpt-image-2 does not accept complexity/)]);
+  });
 });
 
 describe('planBatch: every problem of every job, by number and line', () => {

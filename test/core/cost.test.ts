@@ -50,8 +50,21 @@ describe('estimateCost', () => {
     expect(flexible.usd === undefined && flexible.reason).toMatch(/gpt-image-2 has no published token count for its flexible sizes/);
     const auto = estimateCost({ model: 'gpt-image-1.5', size: 'auto', quality: 'medium', n: 1, prompt: 'x' });
     expect(auto.usd === undefined && auto.reason).toMatch(/auto/);
-    const unpriced = estimateCost({ model: 'gpt-image-2.5-flare', size: '1024x1024', quality: 'max', n: 1, prompt: 'x' });
-    expect(unpriced.usd === undefined && unpriced.reason).toMatch(/no published price for gpt-image-2\.5-flare/);
+    for (const model of ['gpt-image-2.5-flare', 'gpt-image-2.6-sunburst-2026-11-04']) {
+      const priced = estimateCost({ model, size: '1024x1024', quality: 'max', n: 1, prompt: 'x' });
+      expect(priced.usd === undefined && priced.reason).toMatch(/has no published token count for its flexible sizes/);
+    }
+    const unpriced = estimateCost({ model: 'gpt-image-9', size: '1024x1024', quality: 'high', n: 1, prompt: 'x' });
+    expect(unpriced.usd === undefined && unpriced.reason).toMatch(/no published price for gpt-image-9/);
+  });
+
+  it('prices gpt-image-2.5 and 2.6 (sunburst and flare) at gpt-image-2 rates, 5 / 8 / 30 per 1M tokens, from usage', () => {
+    const usage = { input_tokens: 300, input_tokens_details: { text_tokens: 100, image_tokens: 200 }, output_tokens: 1353 };
+    for (const model of ['gpt-image-2.5-sunburst', 'gpt-image-2.5-flare', 'gpt-image-2.6-sunburst', 'gpt-image-2.6-flare', 'gpt-image-2.5-flare-2026-09-08']) {
+      expect(PRICES[model.replace(/-2026-09-08$/, '')]).toEqual({ textInput: 5, imageInput: 8, imageOutput: 30 });
+      const cost = costFromUsage(model, usage);
+      expect(cost.usd, model).toBeCloseTo((100 * 5 + 200 * 8 + 1353 * 30) / 1e6, 9);
+    }
   });
 
   it('says input images are left out of an edit estimate', () => {

@@ -98,9 +98,24 @@ describe('sizes', () => {
     expect(warnings.join(' ')).toContain('2026-12-01');
   });
 
-  it('leaves sizes of the gpt-image-2.5 family to the API', () => {
-    expect(ok({ prompt: 'x', model: 'gpt-image-2.5-sunburst', size: '5000x5000' }).value.options.size).toBe('5000x5000');
-  });
+  it.each(['gpt-image-2.5-sunburst', 'gpt-image-2.5-flare-2026-09-08', 'gpt-image-2.6-sunburst', 'gpt-image-2.6-flare'])(
+    'checks %s against the gpt-image-2 rules at the same boundaries, with the same suggestion',
+    (model) => {
+      const size = (s: string) => ok({ prompt: 'x', model, size: s }).value.options.size;
+      expect(size('2880x2880')).toBe('2880x2880'); // exactly the most pixels
+      expect(size('3824x2160')).toBe('3824x2160');
+      expect(size('1024x640')).toBe('1024x640'); // exactly the fewest pixels
+      expect(size('2304x768')).toBe('2304x768'); // exactly 3:1
+      const refusal = (s: string) => problemFor(refused({ prompt: 'x', model, size: s }), 'size');
+      expect(refusal('3840x2160')).toContain(`not valid for ${model}`);
+      expect(refusal('3840x2160')).toContain('Try 3824x2160');
+      expect(refusal('2160x3840')).toContain('Try 2160x3824');
+      expect(refusal('2896x2896')).toContain('at most 8,294,400 pixels');
+      expect(refusal('1008x640')).toContain('at least 655,360 pixels');
+      expect(refusal('2320x768')).toContain('at most 3 times');
+      expect(refusal('1000x1000')).toContain('multiples of 16');
+    },
+  );
 });
 
 describe('transparent backgrounds', () => {
@@ -147,13 +162,17 @@ describe('transparent backgrounds', () => {
     expect(value.options).toMatchObject({ model: 'gpt-image-1.5', size: '1024x1536' });
   });
 
-  it('falls back to chroma_key on gpt-image-2 once gpt-image-1.5 is shut down (2026-12-01), saying so', () => {
-    const { value } = ok({ prompt: 'x', background: 'transparent' }, { tool: 'generate', now: AFTER_1_5 });
-    expect(value.options).toMatchObject({ model: 'gpt-image-2', transparency: 'chroma_key', background: 'opaque' });
-    const note = value.options.routingNote ?? '';
-    expect(note).toContain('gpt-image-1.5');
-    expect(note).toContain('2026-12-01');
-    expect(note).toContain('gpt-image-2');
+  it('routes to gpt-image-2.5-sunburst from 2026-12-01 (2.6-sunburst, then chroma_key, behind it), saying why', () => {
+    const { value, warnings } = ok({ prompt: 'x', background: 'transparent', size: '2048x2048' }, { tool: 'generate', now: AFTER_1_5 });
+    expect(value.options).toMatchObject({ model: 'gpt-image-2.5-sunburst', transparency: 'route', background: 'transparent', size: '2048x2048' });
+    expect(value.options.routingNote).toBe(
+      'Transparent backgrounds are not supported by gpt-image-2, the default model, so gpt-image-2.5-sunburst was used (it makes the alpha itself).',
+    );
+    expect(value.fallbacks!.map((f) => [f.request.options.model, f.request.options.transparency, f.request.options.background])).toEqual([
+      ['gpt-image-2.6-sunburst', 'route', 'transparent'],
+      ['gpt-image-2', 'chroma_key', 'opaque'],
+    ]);
+    expect(warnings).toEqual([]);
   });
 
   it('still routes on 2026-11-30', () => {
@@ -200,10 +219,42 @@ describe('models', () => {
     expect(problems.map((p) => p.field).sort()).toEqual(['n', 'output_compression', 'output_format']);
   });
 
-  it.each(['dall-e-3', 'chatgpt-image-latest', 'midjourney'])('refuses the non-GPT-Image model %s, listing known ones', (model) => {
+  it.each(['dall-e-3', 'midjourney'])('refuses the non-GPT-Image model %s, listing known ones', (model) => {
     const message = problemFor(refused({ prompt: 'x', model }), 'model');
     expect(message).toContain(`"${model}" is not a GPT Image model`);
     expect(message).toContain('gpt-image-2');
+    expect(problemFor(refused({ prompt: 'x', model }, { tool: 'generate', now: AFTER_1_5 }), 'model')).not.toMatch(/gpt-image-1\.5|gpt-image-1-mini/);
+  });
+
+  it.each(['gpt-image-1.5', 'gpt-image-1.5-2025-12-16', 'gpt-image-1-mini', 'chatgpt-image-latest'])(
+    'refuses %s from 2026-12-01 with its date and gpt-image-2.6-sunburst as the replacement',
+    (model) => {
+      const message = problemFor(refused({ prompt: 'x', model }, { tool: 'generate', now: AFTER_1_5 }), 'model');
+      expect(message).toContain(`${model} was shut down on 2026-12-01`);
+      expect(message).toContain('Use gpt-image-2.6-sunburst instead');
+    },
+  );
+
+  it('refuses a model whose shut-down date read from the API has passed, and warns within 30 days of one', () => {
+    const now = new Date('2026-12-02T12:00:00Z');
+    const api = new Map<string, string | null>([['gpt-image-2.5-flare', '2026-12-02'], ['gpt-image-2.6-flare', '2026-12-20']]);
+    const ctx: ResolveContext = { tool: 'generate', now, shutdownDates: api };
+    expect(problemFor(refused({ prompt: 'x', model: 'gpt-image-2.5-flare' }, ctx), 'model')).toMatch(/gpt-image-2\.5-flare was shut down on 2026-12-02\. Use gpt-image-2 instead/);
+    expect(ok({ prompt: 'x', model: 'gpt-image-2.6-flare' }, ctx).warnings).toEqual([
+      'gpt-image-2.6-flare is announced to shut down on 2026-12-20 (in 18 days); move to gpt-image-2 before then.',
+    ]);
+    expect(ok({ prompt: 'x', model: 'gpt-image-2.6-flare' }, { tool: 'generate', now }).warnings).toEqual([]);
+  });
+
+  it('says which model to name when the API retires the default itself', () => {
+    const ctx: ResolveContext = { tool: 'generate', now: new Date('2027-03-02T12:00:00Z'), shutdownDates: new Map([['gpt-image-2', '2027-03-01']]) };
+    expect(problemFor(refused({ prompt: 'x' }, ctx), 'model')).toBe(
+      'gpt-image-2 was shut down on 2027-03-01. Use gpt-image-2.6-sunburst instead; set model to it (the default, gpt-image-2, is gone too).',
+    );
+    // A transparent request still finds its route, without the chroma_key last resort.
+    const { value } = ok({ prompt: 'x', background: 'transparent' }, ctx);
+    expect(value.options.model).toBe('gpt-image-2.5-sunburst');
+    expect(value.fallbacks!.map((f) => f.request.options.model)).toEqual(['gpt-image-2.6-sunburst']);
   });
 
   it('treats a blank model as unset', () => {
@@ -228,6 +279,33 @@ describe('n', () => {
   });
 });
 
+describe('complexity', () => {
+  const now = new Date('2026-12-02T12:00:00Z');
+  const today: ResolveContext = { tool: 'generate', now };
+
+  it.each(['low', 'medium', 'high'])('sends complexity %s to gpt-image-2.6 models', (complexity) => {
+    for (const model of ['gpt-image-2.6-sunburst', 'gpt-image-2.6-flare']) {
+      expect(apiParameters(ok({ prompt: 'x', model, complexity }, today).value.options)).toMatchObject({ model, complexity });
+    }
+  });
+
+  it.each(['gpt-image-2', 'gpt-image-2.5-sunburst', 'gpt-image-2.5-flare'])('refuses complexity on %s, naming the models that take it', (model) => {
+    const message = problemFor(refused({ prompt: 'x', model: model === 'gpt-image-2' ? undefined : model, complexity: 'low' }, today), 'complexity');
+    expect(message).toContain(`${model} does not accept complexity`);
+    expect(message).toContain('gpt-image-2.6-sunburst, gpt-image-2.6-flare do. Set model to one of them, or drop complexity');
+  });
+
+  it('refuses a value it does not know, and is not sent when not given', () => {
+    expect(problemFor(refused({ prompt: 'x', model: 'gpt-image-2.6-flare', complexity: 'extreme' }, today), 'complexity')).toContain('low, medium, high');
+    expect(apiParameters(ok({ prompt: 'x', model: 'gpt-image-2.6-flare' }, today).value.options)).not.toHaveProperty('complexity');
+  });
+
+  it('says why when a routed transparent request lands on a model without complexity', () => {
+    const message = problemFor(refused({ prompt: 'x', background: 'transparent', complexity: 'low' }, today), 'complexity');
+    expect(message).toContain('gpt-image-2.5-sunburst (transparent requests without a model go to gpt-image-2.5-sunburst) does not accept complexity');
+  });
+});
+
 describe('quality', () => {
   it('refuses xhigh on gpt-image-2, listing what it takes', () => {
     const message = problemFor(refused({ prompt: 'x', quality: 'xhigh' }), 'quality');
@@ -236,8 +314,12 @@ describe('quality', () => {
     expect(message).toContain('low, medium, high, auto');
   });
 
-  it.each(['xhigh', 'max'])('accepts %s on gpt-image-2.5-flare', (quality) => {
-    expect(ok({ prompt: 'x', model: 'gpt-image-2.5-flare', quality }).value.options.quality).toBe(quality);
+  it.each(['xhigh', 'max'])('accepts %s on 2.5 and 2.6 models, and names them when gpt-image-2 refuses it', (quality) => {
+    for (const model of ['gpt-image-2.5-flare', 'gpt-image-2.5-sunburst', 'gpt-image-2.6-flare', 'gpt-image-2.6-sunburst']) {
+      expect(ok({ prompt: 'x', model, quality }).value.options.quality).toBe(quality);
+    }
+    const message = problemFor(refused({ prompt: 'x', quality }, { tool: 'generate', now: AFTER_1_5 }), 'quality');
+    expect(message).toContain(`${quality} is available on gpt-image-2.5-sunburst, gpt-image-2.5-flare, gpt-image-2.6-sunburst, gpt-image-2.6-flare`);
   });
 
   it('normalises the case', () => {

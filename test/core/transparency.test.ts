@@ -34,62 +34,116 @@ const messageFor = (problems: Problem[], field: string): string => {
   return found.message;
 };
 
-describe('route (the default strategy)', () => {
+describe('route (the default strategy), before 2026-12-01', () => {
   it('routes to gpt-image-1.5 with native alpha and keeps a chroma_key fallback for a 404', () => {
     const { value } = ok({ prompt: 'a sprite', background: 'transparent' });
     expect(value.options).toMatchObject({ model: 'gpt-image-1.5', background: 'transparent', transparency: 'route' });
+    expect(value.options.routingNote).toMatch(/not supported by gpt-image-2.*gpt-image-1\.5 was used/);
     expect(value.options.keyColor).toBeUndefined();
     expect(value.prompt).toBe('a sprite');
-    const fallback = value.fallback!.request;
+    expect(value.fallbacks).toHaveLength(1);
+    const fallback = value.fallbacks![0]!.request;
     expect(fallback.options).toMatchObject({ model: 'gpt-image-2', background: 'opaque', transparency: 'chroma_key', keyColor: DEFAULT_KEY_COLOR });
     expect(fallback.prompt).toBe(`a sprite\n\n${keyColorInstruction(DEFAULT_KEY_COLOR)}`);
-    expect(fallback.options.routingNote).toMatch(/gpt-image-1\.5 is not available.*404.*gpt-image-2.*#00ff00.*chroma_key/);
   });
 
-  it('goes straight to chroma_key on gpt-image-2 once gpt-image-1.5 is shut down, saying why', () => {
-    const { value } = ok({ prompt: 'a sprite', background: 'transparent', key_color: '#F0F' }, genAfter);
-    expect(value.options).toMatchObject({ model: 'gpt-image-2', background: 'opaque', transparency: 'chroma_key', keyColor: '#ff00ff' });
-    expect(value.options.routingNote).toMatch(/gpt-image-1\.5.*shut down on 2026-12-01.*gpt-image-2.*#ff00ff/);
-    expect(value.prompt).toContain('#ff00ff');
-    expect(value.fallback).toBeUndefined();
-    expect(apiParameters(value.options)).toMatchObject({ model: 'gpt-image-2', background: 'opaque' });
-  });
-
-  it('after the shut-down, checks the size against gpt-image-2, not the legacy sizes', () => {
-    expect(ok({ prompt: 'x', background: 'transparent', size: '2048x2048' }, genAfter).value.options.size).toBe('2048x2048');
-  });
-
-  it('refuses an explicit gpt-image-2, offering chroma_key and gpt-image-1.5 as fixes', () => {
+  it('refuses an explicit gpt-image-2, offering the route target, chroma_key and the preview as fixes', () => {
     const message = messageFor(refused({ prompt: 'x', model: 'gpt-image-2', background: 'transparent' }), 'background');
-    expect(message).toContain('gpt-image-2 does not support transparent backgrounds');
+    expect(message).toContain('gpt-image-2 does not support transparent backgrounds (its support is only a preview)');
+    expect(message).toContain('set model to gpt-image-1.5, with png or webp output');
     expect(message).toContain('transparency "chroma_key"');
-    expect(message).toContain('gpt-image-1.5 with png or webp');
-  });
-
-  it('after the shut-down, the refusal of an explicit gpt-image-2 no longer offers gpt-image-1.5', () => {
-    const message = messageFor(refused({ prompt: 'x', model: 'gpt-image-2', background: 'transparent' }, genAfter), 'background');
-    expect(message).toContain('transparency "chroma_key"');
-    expect(message).not.toContain('set model to gpt-image-1.5');
+    expect(message).toContain('transparency "native"');
   });
 
   it('sends transparent as is to a named model that supports it, with no fallback', () => {
     const { value } = ok({ prompt: 'x', model: 'gpt-image-1-mini', background: 'transparent' });
     expect(value.options).toMatchObject({ model: 'gpt-image-1-mini', background: 'transparent', transparency: 'route' });
-    expect(value.fallback).toBeUndefined();
+    expect(value.options.routingNote).toBeUndefined();
+    expect(value.fallbacks).toBeUndefined();
   });
 
-  it('keeps key_color for the fallback of a routed request, without a warning; native says it was not used', () => {
-    const routed = ok({ prompt: 'x', background: 'transparent', key_color: '#ff00ff' });
-    expect(routed.value.fallback!.request.options.keyColor).toBe('#ff00ff');
-    expect(routed.warnings).toEqual([]);
-    expect(ok({ prompt: 'x', transparency: 'native', key_color: '#ff00ff' }).warnings.join(' ')).toMatch(/with "native" it was not used/);
-  });
-
-  it('drops input_fidelity from the fallback of an edit, saying so', () => {
+  it('drops input_fidelity from the chroma_key fallback of an edit, saying so', () => {
     const { value } = ok({ prompt: 'x', background: 'transparent', input_fidelity: 'high' }, { tool: 'edit', now: BEFORE });
     expect(value.options.inputFidelity).toBe('high');
-    expect(value.fallback!.request.options.inputFidelity).toBeUndefined();
-    expect(value.fallback!.warnings.join(' ')).toMatch(/input_fidelity was not sent to gpt-image-2/);
+    const fallback = value.fallbacks![0]!;
+    expect(fallback.request.options.inputFidelity).toBeUndefined();
+    expect(fallback.warnings.join(' ')).toMatch(/input_fidelity was not sent to gpt-image-2/);
+  });
+});
+
+describe('route (the default strategy), from 2026-12-01', () => {
+  it('goes to gpt-image-2.5-sunburst, then 2.6-sunburst, then chroma_key on gpt-image-2', () => {
+    const { value, warnings } = ok({ prompt: 'a sprite', background: 'transparent', key_color: '#F0F' }, genAfter);
+    expect(value.options).toMatchObject({ model: 'gpt-image-2.5-sunburst', background: 'transparent', transparency: 'route' });
+    expect(value.options.routingNote).toBe(
+      'Transparent backgrounds are not supported by gpt-image-2, the default model, so gpt-image-2.5-sunburst was used (it makes the alpha itself).',
+    );
+    expect(value.prompt).toBe('a sprite');
+    expect(value.skipped).toBeUndefined();
+    const [second, last] = value.fallbacks!;
+    expect(second!.request.options).toMatchObject({ model: 'gpt-image-2.6-sunburst', background: 'transparent', transparency: 'route' });
+    expect(second!.request.prompt).toBe('a sprite');
+    // key_color is kept for the last resort, without a warning.
+    expect(last!.request.options).toMatchObject({ model: 'gpt-image-2', background: 'opaque', transparency: 'chroma_key', keyColor: '#ff00ff' });
+    expect(last!.request.prompt).toContain('#ff00ff');
+    expect(warnings).toEqual([]);
+    expect(apiParameters(value.options)).toEqual({ model: 'gpt-image-2.5-sunburst', n: 1, size: 'auto', quality: 'medium', output_format: 'png', background: 'transparent' });
+  });
+
+  it("checks the size against the target's rules: a 2048x2048 transparent request is made", () => {
+    const { value } = ok({ prompt: 'x', background: 'transparent', size: '2048x2048' }, genAfter);
+    expect(value.options).toMatchObject({ model: 'gpt-image-2.5-sunburst', size: '2048x2048' });
+    const message = messageFor(refused({ prompt: 'x', background: 'transparent', size: '3840x2160' }, genAfter), 'size');
+    expect(message).toContain('not valid for gpt-image-2.5-sunburst (transparent requests without a model go to gpt-image-2.5-sunburst)');
+    expect(message).toContain('Try 3824x2160');
+  });
+
+  it('passes over a target whose shut-down date (from the API) has passed, and says so in the one sentence', () => {
+    const ctx: ResolveContext = { ...genAfter, shutdownDates: new Map([['gpt-image-2.5-sunburst', '2026-12-01']]) };
+    const { value } = ok({ prompt: 'x', background: 'transparent' }, ctx);
+    expect(value.options.model).toBe('gpt-image-2.6-sunburst');
+    expect(value.options.routingNote).toBe('gpt-image-2.5-sunburst was shut down on 2026-12-01, so gpt-image-2.6-sunburst was used (it makes the alpha itself).');
+    expect(value.skipped).toEqual([{ model: 'gpt-image-2.5-sunburst', why: 'retired', shutDown: '2026-12-01' }]);
+    expect(value.fallbacks!.map((f) => f.request.options.model)).toEqual(['gpt-image-2']);
+  });
+
+  it('ends in chroma_key on gpt-image-2 when every target is gone, naming each', () => {
+    const ctx: ResolveContext = { ...genAfter, shutdownDates: new Map([['gpt-image-2.5-sunburst', '2026-12-01'], ['gpt-image-2.6-sunburst', '2026-12-01']]) };
+    const { value } = ok({ prompt: 'x', background: 'transparent' }, ctx);
+    expect(value.options).toMatchObject({ model: 'gpt-image-2', transparency: 'chroma_key', background: 'opaque' });
+    expect(value.options.routingNote).toMatch(/^gpt-image-2\.5-sunburst was shut down on 2026-12-01 and gpt-image-2\.6-sunburst was shut down on 2026-12-01, so gpt-image-2 drew the image on a flat #00ff00 background.*chroma_key/);
+    expect(value.fallbacks).toBeUndefined();
+  });
+
+  it('follows an override list (IMAGEGEN_TRANSPARENT_MODELS) instead of the dated one', () => {
+    const { value } = ok({ prompt: 'x', background: 'transparent' }, { ...genAfter, transparentModels: ['gpt-image-2.6-flare'] });
+    expect(value.options.model).toBe('gpt-image-2.6-flare');
+    expect(value.fallbacks!.map((f) => f.request.options.model)).toEqual(['gpt-image-2']);
+  });
+
+  it('refuses an explicit gpt-image-2 with the fixes that work today, naming no retired model', () => {
+    const message = messageFor(refused({ prompt: 'x', model: 'gpt-image-2', background: 'transparent' }, genAfter), 'background');
+    expect(message).toBe(
+      'gpt-image-2 does not support transparent backgrounds (its support is only a preview). To get one: leave model unset (transparent requests go to gpt-image-2.5-sunburst, which makes the alpha itself), or set model to gpt-image-2.5-sunburst, with png or webp output; keep gpt-image-2 with transparency "chroma_key" (it draws on a flat key colour that the server turns into alpha); or set transparency "native" to try gpt-image-2\'s transparency preview.',
+    );
+  });
+
+  it('refuses a retired model named with a transparent background, with its replacement', () => {
+    const message = messageFor(refused({ prompt: 'x', model: 'gpt-image-1.5', background: 'transparent' }, genAfter), 'model');
+    expect(message).toMatch(/gpt-image-1\.5 was shut down on 2026-12-01\. Use gpt-image-2\.6-sunburst instead.*leave model unset/);
+  });
+
+  it('names 2.5 and 2.6 models as they are: native alpha, sent as is, no fallback', () => {
+    for (const model of ['gpt-image-2.5-flare', 'gpt-image-2.6-sunburst', 'gpt-image-2.6-flare']) {
+      const { value, warnings } = ok({ prompt: 'x', model, background: 'transparent' }, genAfter);
+      expect(value.options).toMatchObject({ model, background: 'transparent', transparency: 'route' });
+      expect(value.fallbacks).toBeUndefined();
+      expect(warnings).toEqual([]);
+    }
+  });
+
+  it('says native was not used by key_color on a native request', () => {
+    expect(ok({ prompt: 'x', transparency: 'native', key_color: '#ff00ff' }, genAfter).warnings.join(' ')).toMatch(/with "native" it was not used/);
   });
 });
 
@@ -110,8 +164,8 @@ describe('chroma_key', () => {
   });
 
   it('is honoured on a model that could make alpha itself', () => {
-    const { value } = ok({ prompt: 'x', model: 'gpt-image-1.5', transparency: 'chroma_key' });
-    expect(value.options).toMatchObject({ model: 'gpt-image-1.5', background: 'opaque', transparency: 'chroma_key' });
+    const { value } = ok({ prompt: 'x', model: 'gpt-image-2.6-flare', transparency: 'chroma_key' }, genAfter);
+    expect(value.options).toMatchObject({ model: 'gpt-image-2.6-flare', background: 'opaque', transparency: 'chroma_key' });
   });
 
   it('is refused with jpeg output, naming png or webp', () => {
@@ -132,11 +186,13 @@ describe('chroma_key', () => {
 });
 
 describe('native', () => {
-  it('sends background transparent to the chosen model as it is, with a warning when the registry says no', () => {
+  it('sends background transparent to the chosen model as it is, with a warning when its support is a preview', () => {
     const { value, warnings } = ok({ prompt: 'x', transparency: 'native' });
     expect(value.options).toMatchObject({ model: 'gpt-image-2', background: 'transparent', transparency: 'native' });
     expect(value.prompt).toBe('x');
-    expect(warnings.join(' ')).toMatch(/gpt-image-2 does not support transparent backgrounds.*API judges/);
+    expect(value.fallbacks).toBeUndefined();
+    expect(warnings.join(' ')).toMatch(/Transparent backgrounds on gpt-image-2 are a preview.*the API may refuse it/);
+    expect(ok({ prompt: 'x', model: 'gpt-image-2.5-flare', transparency: 'native' }, genAfter).warnings).toEqual([]);
   });
 });
 
@@ -147,8 +203,8 @@ describe('the transparency argument and the server default', () => {
   });
 
   it('lets the call override the server default', () => {
-    const { value } = ok({ prompt: 'x', background: 'transparent', transparency: 'route' }, { ...gen, transparency: 'chroma_key' });
-    expect(value.options.model).toBe('gpt-image-1.5');
+    const { value } = ok({ prompt: 'x', background: 'transparent', transparency: 'route' }, { ...genAfter, transparency: 'chroma_key' });
+    expect(value.options.model).toBe('gpt-image-2.5-sunburst');
   });
 
   it('a server default alone does not make an opaque request transparent', () => {

@@ -339,7 +339,7 @@ describe('faults: retries, failures, fail_fast, cancel', () => {
 
 describe('a cancel while large answers stream in', () => {
   it('removes the temp files being written and leaves only complete images', async () => {
-    const big = await startFakeImagesApi({ imageStyle: 'noise', latencyMs: 50 });
+    const big = await startFakeImagesApi({ imageStyle: 'noise', latencyMs: 50, today: ENV.IMAGEGEN_TODAY });
     const bigWs = await tempWorkspace();
     const bigServer = await spawnServer({ structured: true, cwd: bigWs.dir, env: { OPENAI_API_KEY: big.apiKey, OPENAI_BASE_URL: big.url, ...ENV } });
     const dir = path.join(bigWs.dir, 'big');
@@ -407,7 +407,7 @@ describe('resume', () => {
 
     const resumed = await server.call('generate_batch', { ...args, resume: true });
     expect(resumed.isError).toBeFalsy();
-    expect(fake.requests.map((r) => r.body.prompt)).toEqual(['two']);
+    expect(generations().map((r) => r.body.prompt)).toEqual(['two']);
     expect(batch(resumed).jobs.map((j) => j.status)).toEqual(['skipped', 'done', 'skipped']);
     expect(batch(resumed).jobs[0]!.images).toEqual([expect.objectContaining({ path: 'b/resume/001-one.png', width: 1024, height: 1024 })]);
     expect((await readManifest('b/resume')).jobs.map((j) => j.status)).toEqual(['skipped', 'done', 'skipped']);
@@ -435,7 +435,7 @@ describe('resume', () => {
       try {
         const resumed = await fresh.call('generate_batch', { ...args, resume: true });
         expect(resumed.isError).toBeFalsy();
-        expect(fake.requests.map((r) => r.body.prompt).sort()).toEqual(['slow five', 'slow four', 'slow three']);
+        expect(generations().map((r) => r.body.prompt).sort()).toEqual(['slow five', 'slow four', 'slow three']);
         expect(batch(resumed).counts).toEqual({ jobs: 5, done: 3, failed: 0, skipped: 2, cancelled: 0 });
         expect((await filesUnder(path.join(killedWs.dir, 'sprites'))).filter((f) => f.startsWith('.'))).toEqual([]);
       } finally {

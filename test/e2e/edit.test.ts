@@ -39,7 +39,7 @@ async function blackAndWhiteMask(width: number, height: number): Promise<Buffer>
 }
 
 beforeAll(async () => {
-  fake = await startFakeImagesApi();
+  fake = await startFakeImagesApi({ today: '2026-11-24' });
   ws = await tempWorkspace();
   outside = await tempWorkspace('imagegen-outside-');
   await mkdir(at('photos'), { recursive: true });

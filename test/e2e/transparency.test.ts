@@ -1,4 +1,4 @@
-import { mkdir, readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
@@ -18,7 +18,7 @@ let fake: FakeImagesApi;
 let ws: { dir: string; cleanup: () => Promise<void> };
 /** Today is 2026-11-24: gpt-image-1.5 still answers. */
 let before: ServerHandle;
-/** Today is 2026-12-02: gpt-image-1.5 is shut down. */
+/** Today is 2026-12-02: gpt-image-1.5 is shut down; the route goes to gpt-image-2.5-sunburst. */
 let after: ServerHandle;
 /** No API key, IMAGEGEN_TRANSPARENCY=chroma_key. */
 let local: ServerHandle;
@@ -50,7 +50,7 @@ async function expectCutout(file: string, width: number, height: number) {
 }
 
 beforeAll(async () => {
-  fake = await startFakeImagesApi();
+  fake = await startFakeImagesApi({ today: '2026-11-24' }); // gpt-image-1.5 still answers the `before` server
   ws = await tempWorkspace();
   const api = { OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url };
   [before, after, local] = await Promise.all([
@@ -111,7 +111,9 @@ describe('route', () => {
     expect(second!.body.prompt).toMatch(/^a knight sprite\n\n.*flat, solid #00ff00 background/);
     const s = structured(result);
     expect(s.model).toBe('gpt-image-2');
-    expect(s.routing_note).toMatch(/gpt-image-1\.5 is not available.*404.*gpt-image-2.*#00ff00.*chroma_key/);
+    expect(s.routing_note).toBe(
+      'gpt-image-1.5 is not available to this key (the API answered 404, model not found), so gpt-image-2 drew the image on a flat #00ff00 background and the server turned that colour into alpha (transparency "chroma_key").',
+    );
     expect(textOf(result)).toContain(s.routing_note!);
     expect(alphaOf(result)).toMatchObject({ has_alpha: true, keyed: true, key_color: '#00ff00', source_path: 'fallback/knight-keyed-source.png' });
     await expectCutout('fallback/knight.png', 1024, 1536);
@@ -124,30 +126,26 @@ describe('route', () => {
     // gpt-image-1.5 at 1024x1024 medium is estimated at a few cents; gpt-image-2 has no estimate and counts $0.50 an image.
     const result = await before.call('generate', { prompt: 'a coin', background: 'transparent', size: '1024x1024', max_cost_usd: 0.1, out: 'fallback/coin.png' });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toMatch(/404.*chroma_key.*gpt-image-2, but: .*max_cost_usd/s);
+    expect(textOf(result)).toMatch(/gpt-image-1\.5 is not available.*404.*so the request would be redone with transparency "chroma_key" on gpt-image-2, but: .*max_cost_usd/s);
     expect(generations()).toHaveLength(1);
     expect(await filesUnder('fallback')).not.toContain('coin.png');
+  });
+
+  it('weighs a routed batch job at its dearest step against the spending cap', async () => {
+    const jobs = [{ prompt: 'a coin', background: 'transparent', size: '1024x1024' }];
+    const refused = await before.call('generate_batch', { out_dir: 'fallback/capped', jobs, max_cost_usd: 0.1 });
+    expect(refused.isError).toBe(true);
+    expect(textOf(refused)).toMatch(/This batch would cost about \$0\.50.*max_cost_usd/s);
+    expect(fake.requests).toHaveLength(0);
   });
 
   it('says both failures when the chroma_key fallback fails too', async () => {
     fake.inject({ fault: { kind: 'model_not_found' }, times: 2 });
     const result = await before.call('generate', { prompt: 'x', background: 'transparent', out: 'fallback/none.png' });
     expect(result.isError).toBe(true);
-    expect(textOf(result)).toMatch(/gpt-image-1\.5 is not available.*fallback.*chroma_key.*gpt-image-2 failed too/);
+    expect(textOf(result)).toMatch(/gpt-image-1\.5 is not available.*404.*and the next step of the transparent route, transparency "chroma_key" on gpt-image-2, failed too: .*gpt-image-2/);
     expect(generations()).toHaveLength(2);
     expect(await filesUnder('fallback')).not.toContain('none.png');
-  });
-
-  it('goes straight to chroma_key on gpt-image-2 after 2026-12-01, saying why', async () => {
-    const result = await after.call('generate', { prompt: 'a potion bottle', background: 'transparent', size: '2048x1152', out: 'after/potion.png' });
-    expect(result.isError, textOf(result)).toBeFalsy();
-    expect(generations()).toHaveLength(1);
-    expect(generations()[0]!.body).toMatchObject({ model: 'gpt-image-2', background: 'opaque', size: '2048x1152' });
-    expect(generations()[0]!.body.prompt).toContain('#00ff00');
-    const s = structured(result);
-    expect(s.routing_note).toMatch(/gpt-image-1\.5.*shut down on 2026-12-01.*gpt-image-2.*chroma_key/);
-    expect(alphaOf(result)).toMatchObject({ has_alpha: true, keyed: true });
-    await expectCutout('after/potion.png', 2048, 1152);
   });
 
   it('refuses gpt-image-2 with a transparent background, offering chroma_key, and sends nothing', async () => {
@@ -155,6 +153,144 @@ describe('route', () => {
     expect(result.isError).toBe(true);
     expect(textOf(result)).toMatch(/gpt-image-2 does not support transparent backgrounds/);
     expect(textOf(result)).toContain('transparency "chroma_key"');
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('route from 2026-12-01', () => {
+  const STICKER = { prompt: 'a glass potion bottle sticker', background: 'transparent' };
+
+  it('goes to gpt-image-2.5-sunburst with background transparent, saves its alpha as it came, and says why', async () => {
+    const result = await after.call('generate', { ...STICKER, out: 'after/potion.png' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(generations()).toHaveLength(1);
+    expect(generations()[0]!.body).toMatchObject({ model: 'gpt-image-2.5-sunburst', background: 'transparent', prompt: STICKER.prompt });
+    const s = structured(result);
+    expect(s.model).toBe('gpt-image-2.5-sunburst');
+    expect(s.routing_note).toBe(
+      'Transparent backgrounds are not supported by gpt-image-2, the default model, so gpt-image-2.5-sunburst was used (it makes the alpha itself).',
+    );
+    expect(textOf(result).split('\n')[0]).toMatch(/^Saved after\/potion\.png \(1024x1024 png, .*\) with gpt-image-2\.5-sunburst\.$/);
+    expect(textOf(result).split('\n')[1]).toBe(s.routing_note);
+    expect((s as unknown as { transparency: unknown }).transparency).toEqual({ strategy: 'route' });
+    expect(alphaOf(result)).toMatchObject({ has_alpha: true });
+    expect(alphaOf(result)!.transparent_share).toBeGreaterThan(0.2);
+    expect(textOf(result)).not.toMatch(/NOT transparent/);
+    // The API's bytes, not re-encoded: the subject's alpha still peaks at 254, the corners are clear.
+    expect(await alphaAt('after/potion.png', 0, 0)).toBe(0);
+    expect(await alphaAt('after/potion.png', 512, 512)).toBe(254);
+    expect(await filesUnder('after')).toEqual(['potion.png']);
+  });
+
+  it('makes a 2048x2048 transparent request', async () => {
+    const result = await after.call('generate', { ...STICKER, size: '2048x2048', out: 'after/big.png' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(generations()[0]!.body).toMatchObject({ model: 'gpt-image-2.5-sunburst', size: '2048x2048', background: 'transparent' });
+    expect(structured(result).images[0]).toMatchObject({ width: 2048, height: 2048 });
+  });
+
+  it('moves to gpt-image-2.6-sunburst when 2.5-sunburst answers 404, naming the step', async () => {
+    fake.inject({ fault: { kind: 'model_not_found' }, model: 'gpt-image-2.5-sunburst' });
+    const result = await after.call('generate', { ...STICKER, out: 'after/step2.png' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(generations().map((r) => [r.body.model, r.body.background, r.status])).toEqual([
+      ['gpt-image-2.5-sunburst', 'transparent', 404],
+      ['gpt-image-2.6-sunburst', 'transparent', 200],
+    ]);
+    const s = structured(result);
+    expect(s.model).toBe('gpt-image-2.6-sunburst');
+    expect(s.routing_note).toBe(
+      'gpt-image-2.5-sunburst is not available to this key (the API answered 404, model not found), so gpt-image-2.6-sunburst was used (it makes the alpha itself).',
+    );
+    expect(alphaOf(result)).toMatchObject({ has_alpha: true });
+  });
+
+  it('moves on when a target answers 400 "Transparent background is not supported"', async () => {
+    const body = { error: { message: 'Transparent background is not supported for this model.', type: 'invalid_request_error', param: 'background', code: 'invalid_value' } };
+    fake.inject({ fault: { kind: 'status', status: 400, body }, model: 'gpt-image-2.5-sunburst' });
+    const result = await after.call('generate', { ...STICKER, out: 'after/unsupported.png' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(structured(result).model).toBe('gpt-image-2.6-sunburst');
+    expect(structured(result).routing_note).toMatch(/^gpt-image-2\.5-sunburst answered that it does not support transparent backgrounds \(400\), so gpt-image-2\.6-sunburst was used/);
+  });
+
+  it('ends in chroma_key on gpt-image-2 when both answer 404, each step named', async () => {
+    fake.inject({ fault: { kind: 'model_not_found' }, model: 'gpt-image-2.5-sunburst' });
+    fake.inject({ fault: { kind: 'model_not_found' }, model: 'gpt-image-2.6-sunburst' });
+    const result = await after.call('generate', { ...STICKER, size: '2048x1152', out: 'after/keyed.png' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(generations().map((r) => [r.body.model, r.body.background, r.status])).toEqual([
+      ['gpt-image-2.5-sunburst', 'transparent', 404],
+      ['gpt-image-2.6-sunburst', 'transparent', 404],
+      ['gpt-image-2', 'opaque', 200],
+    ]);
+    expect(generations()[2]!.body.prompt).toContain('#00ff00');
+    const s = structured(result);
+    expect(s.model).toBe('gpt-image-2');
+    expect(s.routing_note).toBe(
+      'gpt-image-2.5-sunburst is not available to this key (the API answered 404, model not found) and gpt-image-2.6-sunburst is not available to this key (the API answered 404, model not found), so gpt-image-2 drew the image on a flat #00ff00 background and the server turned that colour into alpha (transparency "chroma_key").',
+    );
+    expect(alphaOf(result)).toMatchObject({ has_alpha: true, keyed: true });
+    await expectCutout('after/keyed.png', 2048, 1152);
+  });
+
+  it('names every step when the last one fails too, and writes nothing', async () => {
+    fake.inject({ fault: { kind: 'model_not_found' }, model: 'gpt-image-2.5-sunburst' });
+    fake.inject({ fault: { kind: 'model_not_found' }, model: 'gpt-image-2.6-sunburst' });
+    fake.inject({ fault: { kind: 'moderation' }, model: 'gpt-image-2' });
+    const result = await after.call('generate', { ...STICKER, out: 'after/none.png' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(
+      /gpt-image-2\.5-sunburst is not available.*and gpt-image-2\.6-sunburst is not available.*the next step of the transparent route, transparency "chroma_key" on gpt-image-2, failed too: .*safety system/s,
+    );
+    expect(generations()).toHaveLength(3);
+    expect(await filesUnder('after')).not.toContain('none.png');
+  });
+
+  it('takes the same route for a batch job: 404, 404, chroma_key, each step named', async () => {
+    fake.inject({ fault: { kind: 'model_not_found' }, model: 'gpt-image-2.5-sunburst', times: 2 });
+    fake.inject({ fault: { kind: 'model_not_found' }, model: 'gpt-image-2.6-sunburst', times: 1 });
+    const result = await after.call('generate_batch', {
+      out_dir: 'after/batch',
+      concurrency: 1,
+      jobs: [
+        { prompt: 'a glass sticker', background: 'transparent', out: 'keyed.png' },
+        { prompt: 'a smoke sticker', background: 'transparent', out: 'second.png' },
+        { prompt: 'a hair sticker', background: 'transparent', out: 'first.png' },
+      ],
+    });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const jobs = (result.structuredContent as { jobs: Array<{ model: string; routing_note?: string; status: string; images: Array<{ alpha?: Alpha }> }> }).jobs;
+    expect(jobs.map((j) => [j.status, j.model])).toEqual([
+      ['done', 'gpt-image-2'],
+      ['done', 'gpt-image-2.6-sunburst'],
+      ['done', 'gpt-image-2.5-sunburst'],
+    ]);
+    expect(jobs[0]!.routing_note).toMatch(/^gpt-image-2\.5-sunburst is not available.*and gpt-image-2\.6-sunburst is not available.*so gpt-image-2 drew the image on a flat #00ff00 background.*chroma_key/);
+    expect(jobs[1]!.routing_note).toMatch(/^gpt-image-2\.5-sunburst is not available.*so gpt-image-2\.6-sunburst was used/);
+    expect(jobs[2]!.routing_note).toMatch(/^Transparent backgrounds are not supported by gpt-image-2.*gpt-image-2\.5-sunburst was used/);
+    expect(jobs.map((j) => j.images[0]!.alpha!.has_alpha)).toEqual([true, true, true]);
+    await expectCutout('after/batch/keyed.png', 1024, 1024);
+    expect(generations().map((r) => r.body.model)).toEqual([
+      'gpt-image-2.5-sunburst',
+      'gpt-image-2.6-sunburst',
+      'gpt-image-2',
+      'gpt-image-2.5-sunburst',
+      'gpt-image-2.6-sunburst',
+      'gpt-image-2.5-sunburst',
+    ]);
+    const manifest = JSON.parse(await readFile(path.join(ws.dir, 'after/batch/manifest.json'), 'utf8')) as { jobs: Array<{ model: string }> };
+    expect(manifest.jobs.map((j) => j.model)).toEqual(['gpt-image-2', 'gpt-image-2.6-sunburst', 'gpt-image-2.5-sunburst']);
+  });
+
+  it('refuses an explicit gpt-image-2 with the fixes that work today, and sends nothing', async () => {
+    const result = await after.call('generate', { prompt: 'x', model: 'gpt-image-2', background: 'transparent' });
+    expect(result.isError).toBe(true);
+    const text = textOf(result);
+    expect(text).toContain('leave model unset (transparent requests go to gpt-image-2.5-sunburst');
+    expect(text).toContain('transparency "chroma_key"');
+    expect(text).toContain('transparency "native"');
+    expect(text).not.toMatch(/gpt-image-1\.5|gpt-image-1-mini/);
     expect(fake.requests).toHaveLength(0);
   });
 });
@@ -206,6 +342,17 @@ describe('chroma_key', () => {
     expect((s as unknown as { transparency: unknown }).transparency).toEqual({ strategy: 'chroma_key', key_color: '#00ff00' });
     expect(s.request!.payload).toMatchObject({ model: 'gpt-image-2', background: 'opaque' });
     expect(String(s.request!.payload.prompt)).toContain('#00ff00');
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('applies IMAGEGEN_TRANSPARENCY to batch jobs too', async () => {
+    const result = await local.call('generate_batch', { out_dir: 'local/batch', dry_run: true, jobs: [{ prompt: 'a gem', background: 'transparent' }] });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const [job] = (result.structuredContent as { jobs: Array<{ model: string }> }).jobs;
+    expect(job!.model).toBe('gpt-image-2');
+    const plan = JSON.parse(await readFile(path.join(ws.dir, 'tmp/imagegen/batch-plan-local-batch.json'), 'utf8')) as { jobs: Array<{ request: { payload: Record<string, unknown> } }> };
+    expect(plan.jobs[0]!.request.payload).toMatchObject({ model: 'gpt-image-2', background: 'opaque' });
+    expect(String(plan.jobs[0]!.request.payload.prompt)).toContain('#00ff00');
     expect(fake.requests).toHaveLength(0);
   });
 });

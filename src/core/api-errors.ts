@@ -32,6 +32,8 @@ export function quoted(text: string): string {
 /** One link of an error's cause chain, as plain data. */
 export interface CauseLink {
   code?: string | undefined;
+  /** The error's class name (undici's HTTPParserError carries no code). */
+  name?: string | undefined;
   message: string;
 }
 
@@ -65,9 +67,10 @@ export function networkFailure(chain: readonly CauseLink[]): { failure: ApiFailu
     if (TIMEOUT_CODES.has(link.code ?? '')) return { failure: { kind: 'timeout', detail: link.code! }, retryable: true };
   }
   for (const link of chain) {
-    // llhttp's parse errors (HPE_*): the far side does not speak HTTP properly.
-    if (link.code?.startsWith('HPE_')) {
-      return { failure: { kind: 'malformed', message: `the HTTP answer could not be parsed: ${link.message} (${link.code})` }, retryable: false };
+    // llhttp's parse errors: the far side does not speak HTTP properly.
+    if (link.name === 'HTTPParserError' || link.code?.startsWith('HPE_')) {
+      const message = `the HTTP answer could not be parsed: ${link.message}${link.code ? ` (${link.code})` : ''}`;
+      return { failure: { kind: 'malformed', message }, retryable: false };
     }
   }
   const coded = [...chain].reverse().find((link) => link.code);

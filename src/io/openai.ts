@@ -106,7 +106,7 @@ function causeChain(error: unknown): CauseLink[] {
   for (let e = error; e instanceof Error && !seen.has(e) && chain.length < 8; e = e.cause) {
     seen.add(e);
     const code = (e as { code?: unknown }).code;
-    chain.push({ code: typeof code === 'string' ? code : undefined, message: e.message });
+    chain.push({ code: typeof code === 'string' ? code : undefined, name: e.name, message: e.message });
   }
   return chain;
 }
@@ -187,6 +187,8 @@ async function classify(error: unknown): Promise<ClassifiedError> {
       param: error.param ?? null,
     };
     if (typeof body.message === 'string') failure.message = body.message;
+    // Not JSON: the SDK put the (truncated) text in its message; it is quoted, cut short.
+    else if (error.error === undefined && !/\(no body\)$/.test(error.message)) failure.message = error.message.replace(/^\d{3}\s*/, '');
     const headers = error.headers;
     return { failure, retryable: isRetryableStatus(error.status), header: (name) => headers?.get(name) };
   }

@@ -5,7 +5,7 @@
 import { parseCostCap } from './core/cost.js';
 import { DEFAULT_BASE_DELAY_MS } from './core/retry.js';
 import { parseTransparency, TRANSPARENCY_STRATEGIES, type TransparencyStrategy } from './core/transparency.js';
-import { apiEnvironment, type ApiEnvironment, type ImageApi } from './io/openai.js';
+import { apiEnvironment, parseTimeoutMs, type ApiEnvironment, type ImageApi } from './io/openai.js';
 
 export interface ServerConfig {
   rootFlag?: string | undefined;
@@ -43,7 +43,8 @@ Usage: imagegen-mcp [--root <folder>]
 Environment: OPENAI_API_KEY (needed for real calls, not for dry runs), OPENAI_BASE_URL,
 OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT, IMAGEGEN_MAX_COST_USD (spending cap per call),
 IMAGEGEN_TRANSPARENCY (route, chroma_key or native: how transparent backgrounds are made when a
-call does not say).`;
+call does not say), IMAGEGEN_TIMEOUT_MS (longest wait for an answer, and for a pause inside one),
+HTTPS_PROXY / HTTP_PROXY / NO_PROXY (either case).`;
 
 export type ParsedArgs = { kind: 'run'; root?: string } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
@@ -89,6 +90,9 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootF
     configWarnings.push(
       `IMAGEGEN_TRANSPARENCY="${env.IMAGEGEN_TRANSPARENCY}" is not one of ${TRANSPARENCY_STRATEGIES.join(', ')}; using route.`,
     );
+  }
+  if (env.IMAGEGEN_TIMEOUT_MS && parseTimeoutMs(env.IMAGEGEN_TIMEOUT_MS) === undefined) {
+    configWarnings.push(`IMAGEGEN_TIMEOUT_MS="${env.IMAGEGEN_TIMEOUT_MS}" is not a number of milliseconds (1 or more); using the defaults.`);
   }
   return {
     transparency,

@@ -2,7 +2,7 @@
  * The built server against hostile and unusual networks on 127.0.0.1: proxies, TLS it must refuse,
  * answers that stall, inflate, lie about their image or their usage, or are not HTTP at all.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
@@ -284,5 +284,21 @@ describe('answers that are not the image asked for', () => {
     expect(textOf(result)).not.toMatch(/connection to the Images API failed/);
     expect(api.requests).toHaveLength(1);
     expect(await filesUnder(dir)).toEqual([]);
+  });
+});
+
+describe('once an image is saved', () => {
+  it('turns a failed downscaled copy into a warning: the call succeeds with the image', async () => {
+    const api = await hostileServer((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(answerJson(png1024));
+    });
+    cleanups.push(api.close);
+    const { server, dir } = await serverFor(api.url);
+    await mkdir(path.join(dir, 'output/imagegen/picture-web.png'), { recursive: true }); // the copy's name is taken by a folder
+    const result = await generate(server, { downscale_max_dim: 256, force: true });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(await sharp(path.join(dir, OUT)).metadata()).toMatchObject({ width: 1024, height: 1024 });
+    expect(structured(result).warnings.join('\n')).toMatch(/picture\.png was saved, but its downscaled copy could not be made/);
+    expect(structured(result).images[0]!.web_path).toBeUndefined();
   });
 });

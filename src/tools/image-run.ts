@@ -223,7 +223,7 @@ export async function performImageRun(run: ImageRun, api: ImageApi, workspace: W
     {
       signal: options.signal,
       maxAttempts: run.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
-      maxImageBytes: maxImageBytes(resolved.size),
+      maxImageBytes: maxImageBytes(resolved.size, resolved.outputFormat),
       destination: async (index) => {
         const target = run.targets[index];
         return target === undefined ? undefined : workspace.tempFileFor(target);

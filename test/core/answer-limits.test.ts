@@ -9,6 +9,7 @@ describe('maxImageBytes', () => {
 
   it('takes the largest size any model makes for auto', () => {
     expect(maxImageBytes('auto')).toBe(8_294_400 * 4 + IMAGE_BYTES_ALLOWANCE);
+    expect(maxImageBytes('1024x1024', 'gif')).toBe(8_294_400 * 4 + IMAGE_BYTES_ALLOWANCE); // frames add up
   });
 });
 
@@ -35,5 +36,10 @@ describe('headerMismatch', () => {
     expect(headerMismatch({ format: 'png', width: 16000, height: 16000 }, auto)).toMatch(/larger than any size/);
     expect(headerMismatch({ format: 'png', width: 3840, height: 1024 }, auto)).toMatch(/larger than any size/);
     expect(headerMismatch({ format: 'png', width: 2880, height: 2880 }, auto)).toBeUndefined();
+  });
+
+  it('holds an animation or a vector to the range alone (their frames or nominal size may differ)', () => {
+    expect(headerMismatch({ format: 'gif', width: 960, height: 960 }, { size: '1024x1024', outputFormat: 'gif' })).toBeUndefined();
+    expect(headerMismatch({ format: 'svg', width: 16000, height: 16000 }, { size: '1024x1024', outputFormat: 'svg' })).toMatch(/larger than any size/);
   });
 });

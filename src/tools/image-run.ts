@@ -8,23 +8,22 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { headerMismatch, maxImageBytes } from '../core/answer-limits.js';
 import { checkSpendingCap, costFromUsage, estimateCost, formatUsd, projectSpend, roundUsd, spendingCap, type Estimate } from '../core/cost.js';
 import { TRANSPARENT_TARGET } from '../core/models.js';
-import { downscaledPath, DEFAULT_DOWNSCALE_SUFFIX } from '../core/paths.js';
+import { downscaledPath } from '../core/paths.js';
 import { apiParameters, type ResolvedRequest } from '../core/request.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
 import { appendHistory, type HistoryEntry } from '../io/history.js';
-import { downscale, inspectImage, type ImageFacts } from '../io/images.js';
+import { inspectImage } from '../io/images.js';
 import { ImageApiError, type Endpoint, type ImageApi, type UploadFile, type Usage } from '../io/openai.js';
-import { LocalWriteError, type ReceivedImage } from '../io/receive.js';
+import { LocalWriteError } from '../io/receive.js';
 import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
-import type { SavedFile, Workspace } from '../io/workspace.js';
+import type { Workspace } from '../io/workspace.js';
 import { cleanUsage, errorResult, formatBytes, type DryRunPayload, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
 import type { ToolContext } from './context.js';
+import { saveImage } from './save-image.js';
 import {
   describeAlpha,
   fallbackFailurePrefix,
-  finishTransparentImage,
   isModelNotFound,
-  keyOutApiImage,
   nativeRefusalHint,
   strategyLine,
   transparencyFacts,
@@ -274,68 +273,6 @@ export async function performImageRun(run: ImageRun, api: ImageApi, workspace: W
     // After a failure: the temp files not yet placed.
     await Promise.all(answer.images.filter((image) => !placed.has(image.file)).map((image) => fs.rm(image.file, { force: true })));
   }
-}
-
-/** Places one checked image (keyed first for chroma_key), then makes its derived files; problems after placing are warnings. */
-async function saveImage(
-  run: ImageRun,
-  workspace: Workspace,
-  image: ReceivedImage,
-  header: ImageFacts,
-  placed: Set<string>,
-): Promise<SavedImage> {
-  const resolved = run.request.options;
-  const target = run.targets[image.index]!;
-  // chroma_key: the key colour becomes alpha; when almost nothing matched, the original is kept.
-  const apiBytes = resolved.keyColor ? await fs.readFile(image.file) : undefined;
-  const cutout = apiBytes
-    ? await keyOutApiImage(apiBytes, resolved).catch((error: unknown) => {
-        run.warnings.push(`The image could not be keyed (${messageOf(error)}), so the API's opaque image was saved as it came.`);
-        return undefined;
-      })
-    : undefined;
-  const keyedBytes = cutout?.keyed ? cutout.bytes : undefined;
-  let file: SavedFile;
-  if (keyedBytes) {
-    file = await workspace.saveFile(target, keyedBytes, { force: run.force }); // the API's temp file is removed by the caller
-  } else {
-    placed.add(image.file); // placeFile consumes the temp file, whatever happens
-    file = await workspace.placeFile(image.file, target, { force: run.force });
-  }
-  const entry: ImageFactsOut = {
-    path: workspace.relative(file.path),
-    width: header.width,
-    height: header.height,
-    format: header.format,
-    bytes: keyedBytes ? keyedBytes.length : image.bytes,
-  };
-  if (file.versionedFrom) {
-    entry.versioned_from = workspace.relative(file.versionedFrom);
-    run.warnings.push(`${entry.versioned_from} already existed, so ${entry.path} was written instead (set force to overwrite).`);
-  }
-  const files = [file.path];
-  // Saved: from here on nothing turns the call into a failure.
-  if (run.downscaleMaxDim) {
-    try {
-      const small = await downscale(file.path, run.downscaleMaxDim, resolved.outputFormat);
-      const web = await workspace.saveFile(downscaledPath(file.path, run.downscaleSuffix ?? DEFAULT_DOWNSCALE_SUFFIX), small, { force: run.force });
-      entry.web_path = workspace.relative(web.path);
-      files.push(web.path);
-    } catch (error) {
-      run.warnings.push(`${entry.path} was saved, but its downscaled copy could not be made: ${messageOf(error)}`);
-    }
-  }
-  if (resolved.transparency) {
-    try {
-      const finished = await finishTransparentImage({ path: file.path, apiBytes, cutout }, resolved, workspace, run.force);
-      entry.alpha = finished.alpha;
-      files.push(...finished.files);
-      if (finished.problem) run.warnings.push(finished.problem);
-    } catch (error) {
-      run.warnings.push(`${entry.path} was saved, but its transparency could not be checked: ${messageOf(error)}`);
-    }
-  }
-  return { facts: entry, files };
 }
 
 export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<CallToolResult> {

@@ -6,7 +6,7 @@ import { parseCostCap } from './core/cost.js';
 import { lookupModel } from './core/models.js';
 import { DEFAULT_BASE_DELAY_MS } from './core/retry.js';
 import { parseTransparency, TRANSPARENCY_STRATEGIES, type TransparencyStrategy } from './core/transparency.js';
-import { apiEnvironment, type ApiEnvironment, type ImageApi } from './io/openai.js';
+import { apiEnvironment, parseTimeoutMs, type ApiEnvironment, type ImageApi } from './io/openai.js';
 
 export interface ServerConfig {
   rootFlag?: string | undefined;
@@ -55,7 +55,9 @@ Environment: OPENAI_API_KEY (needed for real calls, not for dry runs), OPENAI_BA
 OPENAI_ORG_ID, OPENAI_PROJECT_ID, IMAGEGEN_ROOT, IMAGEGEN_MAX_COST_USD (spending cap per call),
 IMAGEGEN_TRANSPARENCY (route, chroma_key or native: how transparent backgrounds are made when a
 call does not say), IMAGEGEN_TRANSPARENT_MODELS (comma-separated models a transparent request with
-no model goes to, in order, before chroma_key on gpt-image-2), IMAGEGEN_STRUCTURED_OUTPUT.`;
+no model goes to, in order, before chroma_key on gpt-image-2), IMAGEGEN_STRUCTURED_OUTPUT,
+IMAGEGEN_TIMEOUT_MS (longest wait for an answer, and for a pause inside one), HTTPS_PROXY /
+HTTP_PROXY / NO_PROXY (either case).`;
 
 export type ParsedArgs = { kind: 'run'; root?: string; structuredOutput?: boolean } | { kind: 'help' } | { kind: 'version' } | { kind: 'error'; message: string };
 
@@ -113,6 +115,9 @@ export function configFromEnvironment(env: NodeJS.ProcessEnv, cwd: string, rootF
     );
   }
   const transparentModels = transparentModelsFrom(env.IMAGEGEN_TRANSPARENT_MODELS, configWarnings);
+  if (env.IMAGEGEN_TIMEOUT_MS && parseTimeoutMs(env.IMAGEGEN_TIMEOUT_MS) === undefined) {
+    configWarnings.push(`IMAGEGEN_TIMEOUT_MS="${env.IMAGEGEN_TIMEOUT_MS}" is not a number of milliseconds (1 or more); using the defaults.`);
+  }
   return {
     transparency,
     transparentModels,

@@ -105,6 +105,29 @@ describe('receiveImages', () => {
     expect(await files()).toEqual([]);
   });
 
+  it('stops an image that decodes past its cap near the cap, reads no further, and removes what it wrote', async () => {
+    const parts = chunks(answer([image]), 65_536); // a 2 MB image against a 1 MB cap
+    let delivered = 0;
+    let i = 0;
+    const counted = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        if (i >= parts.length) return controller.close();
+        delivered++;
+        controller.enqueue(new Uint8Array(parts[i++]!));
+      },
+    });
+    const error = await receiveImages(counted, to('bomb.png'), undefined, undefined, 1_000_000).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(MalformedAnswerError);
+    expect((error as Error).message).toMatch(/image 1 passed 1\.0 MB, more than an image of the requested size can weigh/);
+    expect(delivered * 65_536 * 0.75).toBeLessThan(1_000_000 + 2 * 65_536);
+    expect(await files()).toEqual([]);
+  });
+
+  it('takes an image of exactly its cap', async () => {
+    const received = await receiveImages(body(chunks(answer([image]), 65_536)), to('exact.png'), undefined, undefined, image.length);
+    expect(received.images[0]!.bytes).toBe(image.length);
+  });
+
   it('refuses base64 that is not base64, removing what it wrote', async () => {
     const text = answer([image]);
     const at = text.indexOf('"b64_json":"') + 400_000;

@@ -8,8 +8,19 @@ import type { OutputFormat } from '../core/paths.js';
 type SharpFactory = (input?: Buffer | string, options?: SharpOptions) => Sharp;
 let sharpFactory: Promise<SharpFactory> | undefined;
 
+/**
+ * No image with more pixels than this is ever decoded (sharp's `limitInputPixels`; its own default
+ * is 268 million): 100 million pixels, room for a 10000x10000 input photo, while a 16000x16000
+ * "pixel bomb" (1 GB once decoded) is refused from its header.
+ */
+export const MAX_DECODE_PIXELS = 100_000_000;
+
+/** sharp, with every image it opens bounded by MAX_DECODE_PIXELS unless a caller asks for less. */
 export function loadSharp(): Promise<SharpFactory> {
-  sharpFactory ??= import('sharp').then((m) => m.default as unknown as SharpFactory);
+  sharpFactory ??= import('sharp').then((m) => {
+    const sharp = m.default as unknown as SharpFactory;
+    return (input, options) => sharp(input, { limitInputPixels: MAX_DECODE_PIXELS, ...options });
+  });
   return sharpFactory;
 }
 
@@ -23,7 +34,8 @@ export interface ImageFacts {
 /** Reads format, size and alpha from the header, without decoding the pixels. */
 export async function inspectImage(input: Buffer | string): Promise<ImageFacts> {
   const sharp = await loadSharp();
-  const meta = await sharp(input).metadata();
+  // The header only (no pixel is decoded), so no pixel limit: callers compare the size themselves.
+  const meta = await sharp(input, { limitInputPixels: false }).metadata();
   if (!meta.format || !meta.width || !meta.height) throw new Error('not an image sharp can read');
   return { format: meta.format, width: meta.width, height: meta.height, hasAlpha: meta.hasAlpha ?? false };
 }

@@ -1,9 +1,10 @@
 /**
- * The edge to the OpenAI Images API: the official SDK (loaded on first use, so start-up does not
- * pay for it), the server's retry policy around it, and failures turned into ImageApiError.
+ * The edge to the OpenAI Images API: the official SDK over the platform HTTP client (both loaded
+ * on first use, so start-up does not pay for them), the server's retry policy around it, failures
+ * turned into ImageApiError with their cause kept, and usage checked before anything reads it.
  */
 import type OpenAI from 'openai';
-import { redact, type ApiFailure, describeFailure } from '../core/api-errors.js';
+import { networkFailure, redact, type ApiFailure, type CauseLink, describeFailure } from '../core/api-errors.js';
 import { MalformedAnswerError } from '../core/answer-scanner.js';
 import { isRetryableStatus, retryDelayMs, type RetryPolicy } from '../core/retry.js';
 import { BodyReadError, LocalWriteError, receiveImages, type ImageDestination, type ReceivedImage } from './receive.js';
@@ -38,6 +39,8 @@ export interface ImageApiAnswer {
   /** How many images the answer carried. */
   count: number;
   usage?: Usage;
+  /** What was wrong with the answer without making it fail (e.g. usage that was not believable). */
+  warnings?: string[];
   attempts: number;
   durationMs: number;
 }
@@ -47,6 +50,8 @@ export interface CallOptions {
   maxAttempts: number;
   /** Where each image of the answer is streamed to (a temp file beside its final name). */
   destination: ImageDestination;
+  /** The most bytes one image may decode to (see core/answer-limits.ts); past it the answer is refused. */
+  maxImageBytes?: number;
   /** Told once an answer's body is fully in (its files may still be finishing). */
   onReceived?: () => void;
   /** Told before each wait between attempts. */
@@ -75,8 +80,15 @@ export interface ApiEnvironment {
   baseURL?: string | undefined;
   organization?: string | undefined;
   project?: string | undefined;
-  /** Per-attempt timeout. */
+  /** IMAGEGEN_TIMEOUT_MS: the longest wait for an answer's head, and for each pause in its body. */
   timeoutMs?: number | undefined;
+}
+
+/** IMAGEGEN_TIMEOUT_MS as a usable number of milliseconds, or undefined (unset or not one). */
+export function parseTimeoutMs(value: string | undefined): number | undefined {
+  if (value === undefined || value.trim() === '') return undefined;
+  const n = Number(value);
+  return Number.isFinite(n) && n >= 1 && n <= 2 ** 31 - 1 ? Math.round(n) : undefined;
 }
 
 export function apiEnvironment(env: NodeJS.ProcessEnv): ApiEnvironment {
@@ -85,7 +97,48 @@ export function apiEnvironment(env: NodeJS.ProcessEnv): ApiEnvironment {
     baseURL: env.OPENAI_BASE_URL || undefined,
     organization: env.OPENAI_ORG_ID || undefined,
     project: env.OPENAI_PROJECT_ID || undefined,
-    timeoutMs: env.IMAGEGEN_TIMEOUT_MS ? Number(env.IMAGEGEN_TIMEOUT_MS) : undefined,
+    timeoutMs: parseTimeoutMs(env.IMAGEGEN_TIMEOUT_MS),
+  };
+}
+
+/** The error and its causes, outermost first, as plain data (a cycle or a very deep chain stops it). */
+function causeChain(error: unknown): CauseLink[] {
+  const chain: CauseLink[] = [];
+  const seen = new Set<unknown>();
+  for (let e = error; e instanceof Error && !seen.has(e) && chain.length < 8; e = e.cause) {
+    seen.add(e);
+    const code = (e as { code?: unknown }).code;
+    chain.push({ code: typeof code === 'string' ? code : undefined, name: e.name, message: e.message });
+  }
+  return chain;
+}
+
+const USAGE_COUNTS = ['input_tokens', 'output_tokens', 'total_tokens'] as const;
+const isCount = (value: unknown) => typeof value === 'number' && Number.isFinite(value) && value >= 0;
+
+/**
+ * The answer's usage when every token count in it is a finite non-negative number, else undefined
+ * with the reason: `1e999` parses as Infinity, and a negative count would make a negative cost.
+ * Checked here so nothing downstream (cost, history, results) ever sees such a number.
+ */
+export function checkedUsage(raw: Record<string, unknown> | undefined): { usage?: Usage; problem?: string } {
+  if (!raw) return {};
+  const bad: string[] = [];
+  for (const key of USAGE_COUNTS) {
+    if (raw[key] !== undefined && !isCount(raw[key])) bad.push(key);
+  }
+  for (const group of ['input_tokens_details', 'output_tokens_details'] as const) {
+    const details = raw[group];
+    if (details === undefined) continue;
+    if (details === null || typeof details !== 'object' || Array.isArray(details)) {
+      bad.push(group);
+      continue;
+    }
+    for (const [key, value] of Object.entries(details)) if (!isCount(value)) bad.push(`${group}.${key}`);
+  }
+  if (bad.length === 0) return { usage: raw as Usage };
+  return {
+    problem: `The API reported usage that is not a token count (${bad.slice(0, 3).join(', ')}), so usage and cost are unknown for this call; the image itself is fine.`,
   };
 }
 
@@ -124,7 +177,8 @@ async function classify(error: unknown): Promise<ClassifiedError> {
     return { failure: { kind: 'timeout' }, retryable: true, header: none };
   }
   if (error instanceof sdk.APIConnectionError) {
-    return { failure: { kind: 'connection' }, retryable: true, header: none };
+    // The SDK wraps what fetch threw: the cause chain says whether it was TLS, a timeout, a parse error.
+    return { ...networkFailure(causeChain(error.cause)), header: none };
   }
   if (error instanceof sdk.APIError && typeof error.status === 'number') {
     const body = (error.error ?? {}) as { message?: string };
@@ -135,10 +189,13 @@ async function classify(error: unknown): Promise<ClassifiedError> {
       param: error.param ?? null,
     };
     if (typeof body.message === 'string') failure.message = body.message;
+    // Not JSON: the SDK put the (truncated) text in its message; it is quoted, cut short.
+    else if (error.error === undefined && !/\(no body\)$/.test(error.message)) failure.message = error.message.replace(/^\d{3}\s*/, '');
     const headers = error.headers;
     return { failure, retryable: isRetryableStatus(error.status), header: (name) => headers?.get(name) };
   }
-  if (error instanceof BodyReadError) return { failure: { kind: 'connection' }, retryable: true, header: none };
+  // A body cut off, or stalled midway (undici's body timeout): retried like a dropped connection.
+  if (error instanceof BodyReadError) return { ...networkFailure(causeChain(error.cause)), header: none };
   if (error instanceof MalformedAnswerError) return { failure: { kind: 'malformed', message: error.message }, retryable: false, header: none };
   if (error instanceof ImageApiError) return { failure: error.failure, retryable: false, header: none };
   const message = error instanceof Error ? error.message : String(error);
@@ -149,9 +206,11 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
   let client: OpenAI | undefined;
   const getClient = async (): Promise<OpenAI> => {
     if (!client) {
-      const [{ default: OpenAIClient }, { nodeFetch }] = await Promise.all([import('openai'), import('./http.js')]);
+      const [{ default: OpenAIClient }, { createPlatformClient }] = await Promise.all([import('openai'), import('./platform-fetch.js')]);
+      const platform = await createPlatformClient({ timeoutMs: environment.timeoutMs });
       client = new OpenAIClient({
-        fetch: nodeFetch, // answers reach the reader without fetch's two copies per chunk
+        fetch: platform.fetch,
+        fetchOptions: { dispatcher: platform.dispatcher } as never, // proxies and the head/body timeouts
         apiKey: environment.apiKey,
         baseURL: environment.baseURL ?? null,
         organization: environment.organization ?? null,
@@ -187,7 +246,14 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
         .asResponse();
     }
     // Streamed, never parsed whole: a 3824x2160 PNG answer is ~16 MB of base64.
-    return receiveImages(response.body, options.destination, signal, options.onReceived);
+    const received = await receiveImages(response.body, options.destination, signal, options.onReceived, options.maxImageBytes);
+    const { usage, problem } = checkedUsage(received.usage);
+    return {
+      images: received.images,
+      count: received.count,
+      ...(usage ? { usage } : {}),
+      ...(problem ? { warnings: [problem] } : {}),
+    };
   }
 
   return {

@@ -6,7 +6,7 @@
  */
 import { close, open, promises as fs, writev } from 'node:fs';
 import { promisify } from 'node:util';
-import { ImagesAnswerScanner, decodeBase64Into } from '../core/answer-scanner.js';
+import { ImagesAnswerScanner, MalformedAnswerError, decodeBase64Into } from '../core/answer-scanner.js';
 
 export interface ReceivedImage {
   /** Position in the answer's data[]. */
@@ -91,6 +91,7 @@ class ImageFile {
   constructor(
     readonly index: number,
     destination: ImageDestination,
+    private readonly maxBytes: number,
   ) {
     this.step(async () => {
       const file = await destination(index);
@@ -113,6 +114,11 @@ class ImageFile {
       this.used += written;
       this.bytes += written;
       at += take;
+      if (this.bytes > this.maxBytes) {
+        throw new MalformedAnswerError(
+          `image ${this.index + 1} passed ${formatMb(this.maxBytes)}, more than an image of the requested size can weigh, so the answer was stopped there`,
+        );
+      }
       if (this.buffer.length - this.used < 3) this.flush();
     }
     return this.queued > MAX_QUEUED_BUFFERS;
@@ -176,6 +182,8 @@ class ImageFile {
   }
 }
 
+const formatMb = (bytes: number) => `${(bytes / (1024 * 1024)).toFixed(1)} MB`;
+
 /** writev may write less than asked (rarely, for large batches): write the rest. */
 async function writeAll(fd: number, buffers: Buffer[]): Promise<void> {
   let rest = buffers;
@@ -202,7 +210,7 @@ const local = async <T>(step: () => Promise<T>): Promise<T> => {
   }
 };
 
-/** Network reads are at most this size (src/io/http.ts); a larger buffer would sit half empty. */
+/** Network reads are rarely larger than this (a socket read); a larger buffer would sit half empty. */
 const READ_BYTES = 64 * 1024;
 
 interface ChunkReader {
@@ -245,13 +253,16 @@ function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
 
 /**
  * Reads the answer body into files. `onReceived` is told once the whole body is in and checked,
- * before the last writes finish: the request itself is over then.
+ * before the last writes finish: the request itself is over then. An image that decodes to more
+ * than `maxImageBytes` stops the answer (MalformedAnswerError) and leaves no file: a gzip bomb is
+ * cut off near the cap, however much it would inflate to.
  */
 export async function receiveImages(
   body: ReadableStream<Uint8Array> | null,
   destination: ImageDestination,
   signal?: AbortSignal,
   onReceived?: () => void,
+  maxImageBytes = Number.POSITIVE_INFINITY,
 ): Promise<ReceivedAnswer> {
   if (!body) throw new BodyReadError(new Error('no body'));
   const scanner = new ImagesAnswerScanner();
@@ -277,7 +288,7 @@ export async function receiveImages(
       if (signal?.aborted) throw signal.reason ?? new Error('aborted');
       for (const event of scanner.push(chunk)) {
         if (event.kind === 'image-start') {
-          current = new ImageFile(event.index, destination);
+          current = new ImageFile(event.index, destination, maxImageBytes);
           files.push(current);
         } else if (event.kind === 'image-data') {
           if (current!.add(event.base64)) await local(() => current!.settled());

@@ -5,25 +5,25 @@
 import { promises as fs } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { headerMismatch, maxImageBytes } from '../core/answer-limits.js';
 import { checkSpendingCap, costFromUsage, estimateCost, formatUsd, projectSpend, roundUsd, spendingCap, type Estimate } from '../core/cost.js';
 import { mimeTypeOf } from '../core/formats.js';
-import { downscaledPath, DEFAULT_DOWNSCALE_SUFFIX } from '../core/paths.js';
+import { downscaledPath } from '../core/paths.js';
 import { apiParameters, type ResolvedRequest } from '../core/request.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
 import { appendHistory, type HistoryEntry } from '../io/history.js';
-import { downscale, inspectImage } from '../io/images.js';
+import { inspectImage } from '../io/images.js';
 import { ImageApiError, type Endpoint, type ImageApi, type UploadFile, type Usage } from '../io/openai.js';
 import { lifecycleOf } from '../io/lifecycle.js';
 import { LocalWriteError } from '../io/receive.js';
 import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
-import type { SavedFile, Workspace } from '../io/workspace.js';
+import type { Workspace } from '../io/workspace.js';
 import { cleanUsage, failed, refused, type DryRunPayload, ResultBuilder, type ImageFactsOut, type ImageResult } from '../results.js';
 import type { ToolContext } from './context.js';
 import { fileLine, PROMPT_KEPT_IN_HISTORY, reportText } from './report.js';
+import { saveImage } from './save-image.js';
 import {
   describeAlpha,
-  finishTransparentImage,
-  keyOutApiImage,
   nativeRefusalHint,
   RouteRefusal,
   runThroughRoute,
@@ -211,23 +211,27 @@ const NOT_AN_IMAGE = 'The Images API returned data that is not an image; nothing
 
 /**
  * One API call and its saved images, for every tool and every batch job: each image is streamed
- * into a temp file beside its target, every one is checked from its header before any is placed,
- * then each is linked into place (no overwrite without force) and its downscaled copy made.
- * Failures throw (ImageApiError for the API's, LocalWriteError for the disk's) and leave no temp
- * file and no partial file behind.
+ * into a temp file beside its target (refused past what the requested size can weigh), every one
+ * is checked from its header (format and dimensions against the request, before any pixel is
+ * decoded) before any is placed, then each is linked into place (no overwrite without force) and
+ * its derived files made. Failures before an image is saved throw (ImageApiError for the API's,
+ * LocalWriteError for the disk's) and leave no temp file and no partial file behind; once an image
+ * is saved, later problems (keying, the downscaled copy, the alpha check) are warnings.
  */
 export async function performImageRun(run: ImageRun, api: ImageApi, workspace: Workspace, options: PerformOptions): Promise<ImageRunOutcome> {
+  const resolved = run.request.options;
   const answer = await api.call(
     {
       endpoint: run.endpoint,
       prompt: run.request.prompt,
-      params: apiParameters(run.request.options),
+      params: apiParameters(resolved),
       ...(run.images ? { images: run.images } : {}),
       ...(run.mask ? { mask: run.mask } : {}),
     },
     {
       signal: options.signal,
       maxAttempts: run.maxAttempts ?? DEFAULT_MAX_ATTEMPTS,
+      maxImageBytes: maxImageBytes(resolved.size, resolved.outputFormat),
       destination: async (index) => {
         const target = run.targets[index];
         return target === undefined ? undefined : workspace.tempFileFor(target);
@@ -238,61 +242,39 @@ export async function performImageRun(run: ImageRun, api: ImageApi, workspace: W
   );
   const placed = new Set<string>();
   try {
+    run.warnings.push(...(answer.warnings ?? []));
     if (answer.count !== run.targets.length) {
       run.warnings.push(`The API returned ${answer.count} image(s) for ${run.targets.length} requested.`);
     }
-    // Checked before placing: a body that is not an image must not land on disk.
+    // Checked before placing, from the header only: a body that is not the image asked for (not an
+    // image, another format, a 16000x16000 "pixel bomb") must not land on disk or be decoded.
     const facts = [];
     for (const image of answer.images) {
-      facts.push(
-        await inspectImage(image.file).catch(() => {
-          throw new ImageApiError(NOT_AN_IMAGE, { kind: 'malformed' }, answer.attempts);
-        }),
-      );
+      const refuse = (why: string) =>
+        new ImageApiError(
+          `The Images API returned an image that does not match the request: image ${image.index + 1} ${why}. Nothing was saved (the image was not decoded); try again.`,
+          { kind: 'malformed', message: `image ${image.index + 1} ${why}` },
+          answer.attempts,
+        );
+      const header = await inspectImage(image.file).catch(() => {
+        throw new ImageApiError(NOT_AN_IMAGE, { kind: 'malformed' }, answer.attempts);
+      });
+      const mismatch = headerMismatch(header, { size: resolved.size, outputFormat: resolved.outputFormat });
+      if (mismatch) throw refuse(mismatch);
+      facts.push(header);
     }
     const saved: SavedImage[] = [];
-    const resolved = run.request.options;
+    const unsaved: unknown[] = [];
     for (const [i, image] of answer.images.entries()) {
-      const target = run.targets[image.index]!;
-      // chroma_key: the key colour becomes alpha; when almost nothing matched, the original is kept.
-      const apiBytes = resolved.keyColor ? await fs.readFile(image.file) : undefined;
-      const cutout = apiBytes ? await keyOutApiImage(apiBytes, resolved) : undefined;
-      const keyedBytes = cutout?.keyed ? cutout.bytes : undefined;
-      let file: SavedFile;
-      if (keyedBytes) {
-        file = await workspace.saveFile(target, keyedBytes, { force: run.force }); // the API's temp file is removed below
-      } else {
-        placed.add(image.file); // placeFile consumes the temp file, whatever happens
-        file = await workspace.placeFile(image.file, target, { force: run.force });
+      try {
+        saved.push(await saveImage(run, workspace, image, facts[i]!, placed));
+      } catch (error) {
+        unsaved.push(error);
       }
-      const entry: ImageFactsOut = {
-        path: workspace.relative(file.path),
-        width: facts[i]!.width,
-        height: facts[i]!.height,
-        format: facts[i]!.format,
-        bytes: keyedBytes ? keyedBytes.length : image.bytes,
-      };
-      if (file.versionedFrom) {
-        entry.versioned_from = workspace.relative(file.versionedFrom);
-        run.warnings.push(`${entry.versioned_from} already existed, so ${entry.path} was written instead (set force to overwrite).`);
-      }
-      const files = [file.path];
-      if (run.downscaleMaxDim) {
-        const small = await downscale(file.path, run.downscaleMaxDim, run.request.options.outputFormat);
-        const web = await workspace.saveFile(downscaledPath(file.path, run.downscaleSuffix ?? DEFAULT_DOWNSCALE_SUFFIX), small, {
-          force: run.force,
-        });
-        entry.web_path = workspace.relative(web.path);
-        files.push(web.path);
-      }
-      if (resolved.transparency) {
-        const finished = await finishTransparentImage({ path: file.path, apiBytes, cutout }, resolved, workspace, run.force);
-        entry.alpha = finished.alpha;
-        files.push(...finished.files);
-        if (finished.problem) run.warnings.push(finished.problem);
-      }
-      saved.push({ facts: entry, files });
     }
+    // Nothing saved: the call failed. Something saved: the rest is said, and the call succeeds.
+    if (saved.length === 0 && unsaved.length > 0) throw unsaved[0];
+    for (const error of unsaved) run.warnings.push(`One image of the answer could not be saved: ${messageOf(error)}`);
     const outcome: ImageRunOutcome = { saved, attempts: answer.attempts, durationMs: answer.durationMs };
     if (answer.usage) outcome.usage = answer.usage;
     return outcome;

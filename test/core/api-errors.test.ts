@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { describeFailure, redact, type ApiFailure } from '../../src/core/api-errors.js';
+import { describeFailure, MAX_QUOTED_CHARS, networkFailure, quoted, redact, type ApiFailure } from '../../src/core/api-errors.js';
 
 const ctx = { model: 'gpt-image-2', attempts: 3 };
 const KEY = 'sk-proj-ABCDEF1234567890secret';
@@ -125,5 +125,62 @@ describe('redact', () => {
     expect(redact('nothing here', undefined)).toBe('nothing here');
     expect(redact('nothing here', '')).toBe('nothing here');
     expect(redact('no key in this text', KEY)).toBe('no key in this text');
+  });
+});
+
+describe('networkFailure (an error cause chain, outermost first)', () => {
+  const fetchFailed = { name: 'TypeError', message: 'fetch failed' };
+
+  it.each([
+    ['DEPTH_ZERO_SELF_SIGNED_CERT', 'self-signed', /self-signed/],
+    ['SELF_SIGNED_CERT_IN_CHAIN', 'self-signed', /self-signed/],
+    ['CERT_HAS_EXPIRED', 'expired', /expired/],
+    ['ERR_TLS_CERT_ALTNAME_INVALID', 'hostname', /host name/],
+    ['UNABLE_TO_VERIFY_LEAF_SIGNATURE', 'untrusted', /issuer/],
+  ])('names a refused certificate (%s) and never retries it', (code, problem, said) => {
+    const { failure, retryable } = networkFailure([fetchFailed, { code, message: 'tls says no' }]);
+    expect(retryable).toBe(false);
+    expect(failure).toMatchObject({ kind: 'certificate', certificate: problem });
+    const text = describeFailure(failure, { model: 'gpt-image-2', attempts: 1 });
+    expect(text).toContain('certificate');
+    expect(text).toMatch(said);
+    expect(text).toContain(code);
+    expect(text).toContain('not retried');
+  });
+
+  it('calls header and body timeouts timeouts (retried), and says when the body stalled', () => {
+    for (const code of ['UND_ERR_HEADERS_TIMEOUT', 'UND_ERR_BODY_TIMEOUT']) {
+      const { failure, retryable } = networkFailure([fetchFailed, { code, message: 'timeout' }]);
+      expect(failure.kind).toBe('timeout');
+      expect(retryable).toBe(true);
+    }
+    const body = networkFailure([{ code: 'UND_ERR_BODY_TIMEOUT', message: 'Body Timeout Error' }]).failure;
+    expect(describeFailure(body, ctx)).toContain('stopped arriving midway');
+    expect(describeFailure(body, ctx)).toContain('IMAGEGEN_TIMEOUT_MS');
+  });
+
+  it('calls an HTTP parse error malformed, with its reason, not retried', () => {
+    const { failure, retryable } = networkFailure([fetchFailed, { name: 'HTTPParserError', message: 'Invalid character in Content-Length' }]);
+    expect(retryable).toBe(false);
+    expect(failure.kind).toBe('malformed');
+    expect(describeFailure(failure, ctx)).toContain('could not be parsed: Invalid character in Content-Length');
+  });
+
+  it('keeps the innermost coded cause of a dropped connection and retries it', () => {
+    const { failure, retryable } = networkFailure([fetchFailed, { code: 'ECONNREFUSED', message: 'connect ECONNREFUSED 127.0.0.1:9' }]);
+    expect(retryable).toBe(true);
+    const text = describeFailure(failure, ctx);
+    expect(text).toContain('connection to the Images API failed (3 attempts): ECONNREFUSED: connect ECONNREFUSED 127.0.0.1:9');
+    expect(describeFailure(networkFailure([]).failure, ctx)).not.toContain('undefined');
+  });
+});
+
+describe('quoting the API', () => {
+  it(`quotes at most ${MAX_QUOTED_CHARS} characters of the API's message, on one line`, () => {
+    const text = describeFailure({ kind: 'http', status: 400, message: `bad\n${'x'.repeat(300_000)}` }, { model: 'gpt-image-2', attempts: 1 });
+    expect(text.length).toBeLessThan(MAX_QUOTED_CHARS + 300);
+    expect(text).toContain('bad x');
+    expect(text).toContain('cut, 300004 characters');
+    expect(quoted('  short  ')).toBe('short');
   });
 });

@@ -1,0 +1,80 @@
+/**
+ * The HTTP client the OpenAI SDK is given: undici (the client inside Node's own fetch), loaded on
+ * first use so start-up does not pay for it. Its dispatcher honours HTTP_PROXY, HTTPS_PROXY and
+ * NO_PROXY (either case) and bounds the wait for an answer's head and every pause in its body, so a
+ * stalled answer ends the attempt instead of holding the call forever. Error bodies are cut short:
+ * the SDK reads them whole, and a hostile endpoint can send hundreds of megabytes.
+ */
+import type { Dispatcher, RequestInit as UndiciRequestInit } from 'undici';
+
+/** Waiting for the head of an answer (image generation can take minutes). */
+export const DEFAULT_HEADERS_TIMEOUT_MS = 10 * 60_000;
+/** A pause inside a body this long means it stalled (images arrive in one steady stream). */
+export const DEFAULT_BODY_TIMEOUT_MS = 2 * 60_000;
+/** What is read of an error answer (a 4xx/5xx body); the rest is dropped unread. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
+export type FetchFunction = (url: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+export interface PlatformClient {
+  fetch: FetchFunction;
+  dispatcher: Dispatcher;
+}
+
+export interface PlatformClientOptions {
+  /** IMAGEGEN_TIMEOUT_MS: bounds both the wait for the head and each pause in the body. */
+  timeoutMs?: number | undefined;
+}
+
+/** A stream that ends after `limit` bytes, cancelling the rest of `body` unread. */
+function truncated(body: ReadableStream<Uint8Array>, limit: number): ReadableStream<Uint8Array> {
+  const reader = body.getReader();
+  let seen = 0;
+  return new ReadableStream<Uint8Array>({
+    async pull(controller) {
+      const { done, value } = await reader.read();
+      if (done) return controller.close();
+      const room = limit - seen;
+      seen += value.byteLength;
+      if (value.byteLength < room) return controller.enqueue(value);
+      if (room > 0) controller.enqueue(value.subarray(0, room));
+      controller.close();
+      await reader.cancel().catch(() => {});
+    },
+    cancel: (reason) => reader.cancel(reason),
+  });
+}
+
+/**
+ * The SDK builds uploads with Node's global FormData, a class the npm undici cannot encode: the
+ * global Response encodes it (multipart with its boundary) into bytes sent with a content length,
+ * as a multipart upload of in-memory images always was.
+ */
+async function encodeForm(init: RequestInit | undefined): Promise<RequestInit | undefined> {
+  if (!(init?.body instanceof FormData)) return init;
+  const encoded = new Response(init.body);
+  const headers = new Headers(init.headers);
+  headers.set('content-type', encoded.headers.get('content-type')!);
+  return { ...init, headers, body: new Uint8Array(await encoded.arrayBuffer()) };
+}
+
+export async function createPlatformClient(options: PlatformClientOptions = {}): Promise<PlatformClient> {
+  const undici = await import('undici');
+  const dispatcher = new undici.EnvHttpProxyAgent({
+    headersTimeout: options.timeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
+    bodyTimeout: options.timeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+  });
+  const fetch: FetchFunction = async (url, init) => {
+    // undici's own fetch, so the dispatcher given in init (fetchOptions) is one it understands.
+    const request = { dispatcher, ...(await encodeForm(init)) } as UndiciRequestInit;
+    const response = (await undici.fetch(url as string | URL, request)) as unknown as Response;
+    if (response.status < 400 || !response.body) return response;
+    return new undici.Response(truncated(response.body, MAX_ERROR_BODY_BYTES) as never, {
+      status: response.status,
+      statusText: response.statusText,
+      headers: response.headers as never,
+    }) as unknown as Response;
+  };
+  // The SDK asks `fetch.Response` whether global FormData bodies are understood: they are (encodeForm).
+  return { fetch: Object.assign(fetch, { Response }), dispatcher };
+}

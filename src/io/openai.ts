@@ -188,7 +188,7 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
     return receiveImages(response.body, options.destination, signal, options.onReceived);
   }
 
-  return {
+  const api: ImageApi = {
     async call(request, options) {
       const started = Date.now();
       const model = String(request.params.model ?? '');
@@ -213,4 +213,15 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
       }
     },
   };
+  clients.set(api, getClient);
+  return api;
+}
+
+const clients = new WeakMap<ImageApi, () => Promise<OpenAI>>();
+
+/** The SDK client an ImageApi made (built on first use), for the Files and Batches calls. */
+export function sdkClientOf(api: ImageApi): Promise<OpenAI> {
+  const get = clients.get(api);
+  if (!get) return Promise.reject(new Error('This API edge has no OpenAI client.'));
+  return get();
 }

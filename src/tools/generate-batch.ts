@@ -49,6 +49,8 @@ import { augmentationShapeBrief, controlShape, outputShape, promptFieldsShape, S
 import { ALL_QUALITIES } from '../core/models.js';
 import { TRANSPARENCY_STRATEGIES } from '../core/transparency.js';
 import { strictArguments } from './arguments.js';
+import { batchPrice, MAX_BATCH_API_JOBS } from '../core/batch-api.js';
+import { batchApiProblems, submitBatchApi } from './batch-api-submit.js';
 
 export const DEFAULT_CONCURRENCY = 5;
 export const MAX_CONCURRENCY = 25;
@@ -100,6 +102,7 @@ export const generateBatchArguments = strictArguments(
     concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional().describe('Default 5'),
     fail_fast: z.boolean().optional(),
     resume: z.boolean().optional().describe('Skip finished jobs of a batch in out_dir'),
+    engine: z.enum(['direct', 'batch_api']).optional().describe('batch_api: OpenAI Batch API, half price, ≤24 h, ≤50,000 jobs; collect with batch_status'),
     ...batchDefaultsShape,
     force: z.boolean().optional().describe('Replace existing files'),
     downscale_max_dim: outputShape.downscale_max_dim,
@@ -659,12 +662,18 @@ export const generateBatchTool = defineTool({
       now: ctx.config.now(),
       downscaleSuffix,
       caseInsensitive: CASE_INSENSITIVE,
+      ...(args.engine === 'batch_api' ? { maxJobs: MAX_BATCH_API_JOBS } : {}),
     });
     const lineProblems = sources.value.problems;
     if (!plan.ok || lineProblems.length > 0) return refusal([...lineProblems, ...(plan.ok ? [] : plan.problems)]);
     const prepared = await prepareJobs(plan.jobs, args, workspace);
     if (!prepared.ok) return refusal(prepared.problems);
     const { jobs, manifest } = prepared.value;
+    const batchApi = args.engine === 'batch_api' && jobs.some((j) => !j.skip);
+    if (batchApi) {
+      const problems = batchApiProblems(jobs, args);
+      if (problems.length > 0) return refusal(problems);
+    }
     if (args.dry_run) return dryRunBatch(jobs, args, workspace);
     if (jobs.some((j) => !j.skip) && !ctx.config.api.apiKey) {
       return problemsResult([
@@ -677,6 +686,7 @@ export const generateBatchTool = defineTool({
     }
     const overCap = batchSpendingRefusal(jobs, args, ctx);
     if (overCap) return refused(overCap);
+    if (batchApi) return submitBatchApi(jobs, manifest, args, ctx, workspace);
     return runBatch(jobs, manifest, args, ctx, workspace);
   },
 });
@@ -684,5 +694,8 @@ export const generateBatchTool = defineTool({
 /** The spending guard over every job that would run, before any is sent. */
 function batchSpendingRefusal(jobs: BatchJob[], args: GenerateBatchArguments, ctx: ToolContext): string | undefined {
   const planned = jobs.filter((j) => !j.skip).map((j) => ({ estimate: estimateRun(j.run), images: j.run.request.options.n }));
-  return checkSpendingCap(projectSpend(planned), spendingCap(ctx.config.costCap ?? {}, args.max_cost_usd), 'This batch');
+  const projection = projectSpend(planned);
+  // The Batch API bills half; the guard weighs what will be billed.
+  if (args.engine === 'batch_api') projection.usd = batchPrice(projection.usd);
+  return checkSpendingCap(projection, spendingCap(ctx.config.costCap ?? {}, args.max_cost_usd), 'This batch');
 }

@@ -2,7 +2,7 @@
  * generate_batch with engine "batch_api" and batch_status, end to end through stdio against the
  * fake's Files and Batches APIs: submit, progress, collect, collect again, expired, restart, refusal.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import sharp from 'sharp';
@@ -178,6 +178,34 @@ describe('engine batch_api', () => {
     const after = await harness.server.call('batch_status', { out_dir: 'cancel' });
     expect(textOf(after)).toMatch(/1 done, 2 failed/);
     expect(textOf(after)).toContain('cancelled before this job ran');
+  }, 60_000);
+
+  it('a collection cut off half-way resumes without rewriting; a file in the way or bytes that are not an image fail only their job', async () => {
+    const id = idOf(textOf(await submit('resume', jobs(4, 'bee'))));
+    await harness.fake.batch.settle(id, 'completed');
+    const planned = (await manifestOf('resume')).jobs.map((j) => path.join(harness.ws.dir, j.files[0]!));
+    // Job 1 was saved by a collection that stopped before the manifest caught up; job 2's file is junk.
+    await mkdir(path.dirname(planned[0]!), { recursive: true });
+    await sharp({ create: { width: 1024, height: 1024, channels: 3, background: '#123456' } }).png().toFile(planned[0]!);
+    const earlier = (await stat(planned[0]!)).mtimeMs;
+    await writeFile(planned[1]!, 'not an image');
+    // Job 3's answer carries bytes that are not an image.
+    const batch = harness.fake.batch.batches.get(id)!;
+    const output = harness.fake.batch.files.get(batch.output_file_id!)!;
+    const lines = output.bytes.toString('utf8').trim().split('\n').map((l) => JSON.parse(l) as { custom_id: string; response: { body: { data: Array<{ b64_json: string }> } } });
+    lines.find((l) => l.custom_id.startsWith('job-3-'))!.response.body.data[0]!.b64_json = Buffer.from('plain text, no picture').toString('base64');
+    output.bytes = Buffer.from(lines.map((l) => JSON.stringify(l)).join('\n') + '\n');
+
+    const result = await harness.server.call('batch_status', { out_dir: 'resume' });
+    const text = textOf(result);
+    expect(text).toMatch(/2 done, 2 failed/);
+    expect(text).toMatch(/job 2 failed: .*exists and is not an image; remove it/);
+    expect(text).toMatch(/job 3 failed: .*not an image; nothing was saved/);
+    expect((await stat(planned[0]!)).mtimeMs).toBe(earlier);
+    expect(await readFile(planned[1]!, 'utf8')).toBe('not an image');
+    // No file for job 3, and no temp file left behind.
+    const expected = [planned[0]!, planned[1]!, planned[3]!].map((f) => path.relative(path.join(harness.ws.dir, 'resume'), f));
+    expect(await filesUnder(path.join(harness.ws.dir, 'resume'))).toEqual([...expected, 'manifest.json'].sort());
   }, 60_000);
 
   it('batch_status without a batch names what to give', async () => {

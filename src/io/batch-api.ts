@@ -51,6 +51,33 @@ async function wrap<T>(what: string, apiKey: string | undefined, call: () => Pro
   }
 }
 
+const READ_BYTES = 64 * 1024;
+
+/**
+ * Reads a body chunk by chunk; a byte stream (the transport's) into one buffer handed back and
+ * forth for the whole file, so reading a 5,000-line output file allocates nothing per read. A
+ * chunk is valid until the next read.
+ */
+function byteReader(body: ReadableStream<Uint8Array>): { read(): Promise<Uint8Array | undefined>; cancel(): Promise<void> } {
+  let byob: ReadableStreamBYOBReader;
+  try {
+    byob = body.getReader({ mode: 'byob' });
+  } catch {
+    const reader = body.getReader();
+    return { read: async () => (await reader.read()).value, cancel: () => reader.cancel() };
+  }
+  let buffer = new ArrayBuffer(READ_BYTES);
+  return {
+    async read() {
+      const { done, value } = await byob.read(new Uint8Array(buffer));
+      if (done || !value) return undefined;
+      buffer = value.buffer as ArrayBuffer;
+      return value;
+    },
+    cancel: () => byob.cancel(),
+  };
+}
+
 export interface BatchApi {
   upload(file: string): Promise<string>;
   create(inputFileId: string, metadata: Record<string, string>): Promise<BatchInfo>;
@@ -82,18 +109,15 @@ export function batchApi(api: ImageApi, apiKey: string | undefined): BatchApi {
         const response = await (await client()).files.content(fileId, { ...RETRIES, signal: signal ?? null });
         if (!response.body) return;
         const splitter = new LineSplitter();
-        const reader = response.body.getReader();
+        const reader = byteReader(response.body);
         try {
-          for (;;) {
-            const { value, done } = await reader.read();
-            if (done) break;
-            for (const line of splitter.push(value)) if (line.length > 0) await onLine(line);
+          for (let chunk = await reader.read(); chunk; chunk = await reader.read()) {
+            for (const line of splitter.push(chunk)) if (line.length > 0) await onLine(line);
           }
           const last = splitter.end();
           if (last && last.length > 0) await onLine(last);
         } finally {
-          reader.releaseLock();
-          await response.body.cancel().catch(() => {});
+          await reader.cancel().catch(() => {});
         }
       }),
   };

@@ -107,10 +107,11 @@ async function saveImage(b64: string, target: string, force: boolean, workspace:
   const bytes = Buffer.from(b64, 'base64');
   const temp = await workspace.tempFileFor(target);
   try {
-    await fs.writeFile(temp, bytes, { flag: 'wx' });
-    const facts = await inspectImage(temp).catch(() => {
+    // Checked from the bytes in hand, before they reach the disk.
+    const facts = await inspectImage(bytes).catch(() => {
       throw new Error('the batch returned data that is not an image; nothing was saved for it');
     });
+    await fs.writeFile(temp, bytes, { flag: 'wx' });
     const placed = await workspace.placeFile(temp, target, { force });
     return { facts: { path: workspace.relative(placed.path), width: facts.width, height: facts.height, format: facts.format, bytes: bytes.length }, written: true };
   } finally {

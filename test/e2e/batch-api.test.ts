@@ -208,6 +208,28 @@ describe('engine batch_api', () => {
     expect(await filesUnder(path.join(harness.ws.dir, 'resume'))).toEqual([...expected, 'manifest.json'].sort());
   }, 60_000);
 
+  it('with --structured-output, submit and collect results match their declared schemas', async () => {
+    const env = { OPENAI_API_KEY: harness.fake.apiKey, OPENAI_BASE_URL: harness.fake.url, ...ENV };
+    const structured = await spawnServer({ cwd: harness.ws.dir, env, structured: true });
+    try {
+      const sent = await structured.call('generate_batch', { jobs: jobs(2, 'yak'), out_dir: 'structured', size: SIZE, quality: 'low', engine: 'batch_api' });
+      expect(sent.isError).toBeFalsy();
+      const facts = sent.structuredContent as { counts: { jobs: number }; estimated_cost_usd?: number; batch: { id: string } };
+      expect(facts.counts.jobs).toBe(2);
+      expect(facts.batch.id).toMatch(/^batch_/);
+      const waiting = await structured.call('batch_status', { out_dir: 'structured' });
+      expect(waiting.isError).toBeFalsy();
+      await harness.fake.batch.settle(facts.batch.id, 'completed');
+      const collected = await structured.call('batch_status', { out_dir: 'structured' });
+      expect(collected.isError).toBeFalsy();
+      expect((collected.structuredContent as { counts: { done: number } }).counts.done).toBe(2);
+      const again = await structured.call('batch_status', { out_dir: 'structured' });
+      expect((again.structuredContent as { counts: { done: number } }).counts.done).toBe(2);
+    } finally {
+      await structured.close();
+    }
+  }, 60_000);
+
   it('batch_status without a batch names what to give', async () => {
     const result = await harness.server.call('batch_status', {});
     expect(textOf(result)).toMatch(/^Refused: No batch named\. Give out_dir/);

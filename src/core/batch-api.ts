@@ -106,6 +106,9 @@ export function batchPrice(usd: number): number {
   return roundUsd(usd * BATCH_PRICE_FACTOR);
 }
 
+/** The longest line of an output file read. */
+export const MAX_RESULT_LINE_BYTES = 256 * 1024 * 1024;
+
 /** Batch statuses after which nothing more will come. */
 export const FINAL_STATUSES = ['completed', 'failed', 'expired', 'cancelled'] as const;
 /** Statuses whose output (whole or partial) can be collected. */
@@ -125,6 +128,10 @@ export function isCollectable(status: string): boolean {
  */
 export class LineSplitter {
   private pieces: Uint8Array[] = [];
+  private held = 0;
+
+  /** A line longer than this is refused rather than held (ten 4K PNGs in base64 are ~170 MB). */
+  constructor(private readonly maxLineBytes = MAX_RESULT_LINE_BYTES) {}
 
   /** The complete lines in `chunk` (with what came before), without their newlines. */
   *push(chunk: Uint8Array): Generator<Uint8Array> {
@@ -133,7 +140,11 @@ export class LineSplitter {
       yield this.take(chunk.subarray(start, i));
       start = i + 1;
     }
-    if (start < chunk.length) this.pieces.push(chunk.slice(start));
+    if (start < chunk.length) {
+      this.held += chunk.length - start;
+      if (this.held > this.maxLineBytes) throw new Error(`a line of the batch's file is over ${Math.round(this.maxLineBytes / 1024 / 1024)} MB; it was not read`);
+      this.pieces.push(chunk.slice(start));
+    }
   }
 
   /** What is left after the last newline. */
@@ -146,6 +157,7 @@ export class LineSplitter {
     if (this.pieces.length === 0) return last;
     const parts = [...this.pieces, last];
     this.pieces = [];
+    this.held = 0;
     const size = parts.reduce((s, p) => s + p.length, 0);
     const out = new Uint8Array(size);
     let at = 0;

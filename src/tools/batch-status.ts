@@ -112,8 +112,22 @@ async function saveImage(b64: string, target: string, force: boolean, workspace:
       throw new Error('the batch returned data that is not an image; nothing was saved for it');
     });
     await fs.writeFile(temp, bytes, { flag: 'wx' });
-    const placed = await workspace.placeFile(temp, target, { force });
-    return { facts: { path: workspace.relative(placed.path), width: facts.width, height: facts.height, format: facts.format, bytes: bytes.length }, written: true };
+    const made = { path: workspace.relative(target), width: facts.width, height: facts.height, format: facts.format, bytes: bytes.length };
+    if (force) {
+      await workspace.placeFile(temp, target, { force });
+      return { facts: made, written: true };
+    }
+    // A hard link never replaces a file: when another collection got there first, its file stands
+    // (no versioned duplicate, as placeFile would make).
+    try {
+      await fs.link(temp, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      const there = await existingImage(target, workspace);
+      if (there) return { facts: there, written: false };
+      throw error;
+    }
+    return { facts: made, written: true };
   } finally {
     await fs.rm(temp, { force: true });
   }
@@ -258,6 +272,9 @@ function asBatchJob(job: ManifestJob, made: ImageFactsOut[] | undefined, workspa
   } as unknown as BatchJob;
 }
 
+/** Manifests being collected in this process: one collection of a batch at a time. */
+const collecting = new Set<string>();
+
 export const batchStatusTool = defineTool({
   name: 'batch_status',
   title: 'Batch API status and collection',
@@ -294,7 +311,15 @@ export const batchStatusTool = defineTool({
         .line(`Asked to cancel batch ${id}: status ${info.status} (${countsLine(info)}). Requests already done are billed; call batch_status again once it is cancelled to save the images it made.`)
         .build({ out_dir: manifest.out_dir, warnings: [] });
     }
-    if (isCollectable(info.status)) return collect(found, info, ctx, workspace);
+    if (isCollectable(info.status)) {
+      if (collecting.has(found.file)) return refused(`batch ${id} is being collected by another call right now; call batch_status again when it has finished.`);
+      collecting.add(found.file);
+      try {
+        return await collect(found, info, ctx, workspace);
+      } finally {
+        collecting.delete(found.file);
+      }
+    }
     if (isFinal(info.status)) {
       const errors = (info.errors?.data ?? []).slice(0, 5).map((e) => `- ${e.line ? `line ${e.line}: ` : ''}${e.message ?? e.code ?? 'no message'}`);
       return failed(

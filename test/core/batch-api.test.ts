@@ -47,3 +47,11 @@ describe('Batch API rules', () => {
     expect(text(splitter.end()!)).toBe('tail');
   });
 });
+
+describe('LineSplitter limits', () => {
+  it('refuses a line longer than its limit instead of holding it', () => {
+    const splitter = new LineSplitter(10);
+    expect([...splitter.push(new TextEncoder().encode('short\n12345'))].length).toBe(1);
+    expect(() => [...splitter.push(new TextEncoder().encode('678901'))]).toThrow(/over 0 MB; it was not read/);
+  });
+});

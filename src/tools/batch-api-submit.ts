@@ -27,7 +27,7 @@ import { apiParameters } from '../core/request.js';
 import { BatchApiError, batchApi } from '../io/batch-api.js';
 import { ManifestWriter } from '../io/manifest.js';
 import type { Workspace } from '../io/workspace.js';
-import { failed, ResultBuilder } from '../results.js';
+import { failed, refused, ResultBuilder } from '../results.js';
 import type { ToolContext } from './context.js';
 import type { BatchJob, GenerateBatchArguments } from './generate-batch.js';
 import { ENDPOINT_PATHS, dryRunPayload, estimateRun } from './image-run.js';
@@ -82,6 +82,12 @@ async function writeRequests(file: string, runnable: readonly BatchJob[], worksp
 export async function submitBatchApi(jobs: BatchJob[], manifestFile: string, args: GenerateBatchArguments, ctx: ToolContext, workspace: Workspace): Promise<CallToolResult> {
   const runnable = jobs.filter((j) => !j.skip);
   const outDir = workspace.relative(path.dirname(manifestFile));
+  const earlier = args.force ? undefined : await uncollectedBatch(manifestFile);
+  if (earlier) {
+    return refused(
+      `${workspace.relative(manifestFile)} belongs to batch ${earlier}, which has not been collected: submitting again would pay twice. Call batch_status with out_dir "${outDir}" to collect it (or cancel: true), then resume; force: true starts over regardless.`,
+    );
+  }
   const requestsTarget = await workspace.resolveOutput(path.join(TMP_DIR, `batch-requests-${slugOf(outDir)}.jsonl`), 'requests file');
   const temp = await workspace.tempFileFor(requestsTarget);
   let bytes: number;
@@ -178,6 +184,17 @@ export async function submitBatchApi(jobs: BatchJob[], manifestFile: string, arg
     ...(estimatedUsd !== undefined ? { estimated_cost_usd: estimatedUsd } : {}),
     batch: { id: batch.id, status: batch.status, checked: BATCH_API_CHECKED },
   });
+}
+
+/** The id of the Batch API batch an existing manifest names and has not collected, if any. */
+async function uncollectedBatch(manifestFile: string): Promise<string | undefined> {
+  try {
+    const manifest = JSON.parse(await fs.readFile(manifestFile, 'utf8')) as { engine?: unknown; batch?: { id?: unknown; collected?: unknown } };
+    if (manifest.engine === 'batch_api' && typeof manifest.batch?.id === 'string' && manifest.batch.collected !== true) return manifest.batch.id;
+  } catch {
+    // no manifest, or not one of ours
+  }
+  return undefined;
 }
 
 /** batch id → out_dir, so batch_status can be given the id alone. */

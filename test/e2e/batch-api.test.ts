@@ -121,6 +121,9 @@ describe('engine batch_api', () => {
 
   it('an expired batch with 150 outputs saves those and lists the other 50 as failed with the reason', async () => {
     const id = idOf(textOf(await submit('expired', jobs(200, 'dog'))));
+    // Not collected yet: submitting the rest again would pay twice.
+    const early = await submit('expired', jobs(200, 'dog'), { resume: true });
+    expect(textOf(early)).toMatch(/^Refused: .*batch_\w+, which has not been collected.*batch_status/s);
     await harness.fake.batch.settle(id, 'expired', { outputs: 150 });
     const result = await harness.server.call('batch_status', { out_dir: 'expired' });
     const text = textOf(result);
@@ -133,6 +136,13 @@ describe('engine batch_api', () => {
     expect(failedJobs).toHaveLength(50);
     for (const job of failedJobs) expect(job.error).toMatch(/completion window expired.*batch_expired/);
     expect((await filesUnder(path.join(harness.ws.dir, 'expired'))).filter((f) => f.endsWith('.png'))).toHaveLength(150);
+
+    // The 50 run again with resume: one new batch with only those lines.
+    const again = await submit('expired', jobs(200, 'dog'), { resume: true });
+    expect(textOf(again)).toMatch(/50 jobs \(150 already done, skipped\)/);
+    const upload = harness.fake.requests.filter((r) => r.path === '/v1/files' && r.method === 'POST').at(-1)!;
+    const numbers = upload.files[0]!.bytes.toString('utf8').trim().split('\n').map((l) => Number(/^job-(\d+)-/.exec((JSON.parse(l) as { custom_id: string }).custom_id)![1]));
+    expect(numbers).toEqual(Array.from({ length: 50 }, (_, i) => 151 + i));
   }, 120_000);
 
   it('a server restarted between submit and collect collects from the manifest', async () => {

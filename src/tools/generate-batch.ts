@@ -55,6 +55,8 @@ import { batchApiProblems, submitBatchApi } from './batch-api-submit.js';
 export const DEFAULT_CONCURRENCY = 5;
 export const MAX_CONCURRENCY = 25;
 const MAX_INPUT_BYTES = 20 * 1024 * 1024;
+/** 50,000 jobs with long prompts and options. */
+const MAX_BATCH_API_INPUT_BYTES = 100 * 1024 * 1024;
 
 /** A job's own values, declared so a model sees them (no descriptions: RULES and the tool say it once). */
 const jobOptionsShape = {
@@ -161,8 +163,10 @@ async function readJobSources(args: GenerateBatchArguments, workspace: Workspace
     const file = await workspace.resolveInput(args.input, 'input');
     const stat = await fs.stat(file);
     if (!stat.isFile()) return { ok: false, problems: [{ field: 'input', message: `input "${args.input}" is not a file.` }] };
-    if (stat.size > MAX_INPUT_BYTES) {
-      return { ok: false, problems: [{ field: 'input', message: `input "${args.input}" is over 20 MB; a batch holds at most 500 jobs. Split the file.` }] };
+    const limit = args.engine === 'batch_api' ? MAX_BATCH_API_INPUT_BYTES : MAX_INPUT_BYTES;
+    if (stat.size > limit) {
+      const what = args.engine === 'batch_api' ? '100 MB; a Batch API batch holds at most 50,000 jobs' : '20 MB; a batch holds at most 500 jobs';
+      return { ok: false, problems: [{ field: 'input', message: `input "${args.input}" is over ${what}. Split the file.` }] };
     }
     const parsed = parseJobLines(await fs.readFile(file, 'utf8'));
     const problems = parsed.problems.map((p) => ({ ...p, message: `${args.input}, ${p.message}` }));

@@ -240,6 +240,26 @@ describe('engine batch_api', () => {
     }
   }, 60_000);
 
+  it('lines that are not JSON or name no job of ours are skipped with a warning; a missing output file fails the call, and the next call collects', async () => {
+    const id = idOf(textOf(await submit('hostile', jobs(3, 'elk'))));
+    await harness.fake.batch.settle(id, 'completed');
+    const batch = harness.fake.batch.batches.get(id)!;
+    const output = harness.fake.batch.files.get(batch.output_file_id!)!;
+    const good = output.bytes;
+    harness.fake.batch.files.delete(batch.output_file_id!);
+    const missing = await harness.server.call('batch_status', { out_dir: 'hostile' });
+    expect(textOf(missing)).toMatch(/^Failed: Reading file file_\w+ failed: the API answered 404.*call batch_status again/s);
+    expect((await manifestOf('hostile')).batch.collected).toBe(false);
+
+    output.bytes = Buffer.concat([Buffer.from('{"truncated": \n'), Buffer.from('{"custom_id":"someone-else-1","response":null}\n'), good]);
+    harness.fake.batch.files.set(output.id, output);
+    const result = await harness.server.call('batch_status', { out_dir: 'hostile' });
+    const text = textOf(result);
+    expect(text).toMatch(/3 done, 0 failed/);
+    expect(text).toMatch(/Warning: Skipped a line of the batch's files: a line of the batch file is not JSON/);
+    expect(text).toMatch(/unknown custom_id "someone-else-1"/);
+  }, 60_000);
+
   it('batch_status without a batch names what to give', async () => {
     const result = await harness.server.call('batch_status', {});
     expect(textOf(result)).toMatch(/^Refused: No batch named\. Give out_dir/);

@@ -12,7 +12,7 @@ import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
 import { batchPrice, isCollectable, isFinal, jobNumberOf, parseResultLine } from '../core/batch-api.js';
 import { MANIFEST_NAME, addUsage, summarise, type JobStatus, type UsageTotals } from '../core/batch.js';
-import { costFromUsage } from '../core/cost.js';
+import { costFromUsage, roundUsd } from '../core/cost.js';
 import { BatchApiError, batchApi, type BatchInfo } from '../io/batch-api.js';
 import { appendHistory, type HistoryEntry } from '../io/history.js';
 import { inspectImage } from '../io/images.js';
@@ -192,7 +192,7 @@ async function collect(found: { file: string; manifest: BatchManifest }, info: B
             format: facts.format,
             ...(facts.bytes ? { bytes: facts.bytes } : {}),
             ...(line.usage ? { call_usage: line.usage } : {}),
-            ...(job.cost_usd !== undefined ? { cost_usd: job.cost_usd / saved.length } : {}),
+            ...(job.cost_usd !== undefined ? { cost_usd: roundUsd(job.cost_usd / saved.length) } : {}),
             job: job.number,
             batch: manifest.out_dir,
           });
@@ -203,7 +203,9 @@ async function collect(found: { file: string; manifest: BatchManifest }, info: B
       }
     }
     writer.set(index!, () => ({ ...job }));
-    writer.write();
+    // A cut-off collection resumes from the files on disk, so the manifest need not follow every
+    // line: each rewrite of a 5,000-job manifest is megabytes of garbage.
+    if (lines % MANIFEST_EVERY_LINES === 0) writer.write();
     if (history.length >= 200) await appendHistory(workspace, history.splice(0)).catch(() => {});
     ctx.progress?.(lines, total, `${lines} of ${total} results read`).catch(() => {});
   };
@@ -271,6 +273,8 @@ function asBatchJob(job: ManifestJob, made: ImageFactsOut[] | undefined, workspa
     ...(job.cost_usd !== undefined ? { costUsd: job.cost_usd } : {}),
   } as unknown as BatchJob;
 }
+
+const MANIFEST_EVERY_LINES = 500;
 
 /** Manifests being collected in this process: one collection of a batch at a time. */
 const collecting = new Set<string>();

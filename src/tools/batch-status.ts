@@ -226,12 +226,13 @@ async function collect(found: { file: string; manifest: BatchManifest }, info: B
     cancelled: 'the batch was cancelled before this job ran',
     completed: 'the batch returned no result for this job',
   };
-  for (const job of jobs) {
-    if (job.status !== 'pending') continue;
+  // Only the jobs that change now are serialised again; the rest are in the writer already.
+  jobs.forEach((job, index) => {
+    if (job.status !== 'pending') return;
     job.status = 'failed';
     job.error = why[info.status] ?? `the batch ended ${info.status} without this job`;
-  }
-  jobs.forEach((job, index) => writer.set(index, () => ({ ...job })));
+    writer.set(index, () => ({ ...job }));
+  });
   Object.assign(manifest.batch, { status: info.status, output_file_id: info.output_file_id ?? null, error_file_id: info.error_file_id ?? null, collected: true, collected_at: new Date().toISOString() });
   head.batch = manifest.batch;
   writer.write();

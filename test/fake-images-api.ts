@@ -15,6 +15,7 @@
  * that colour; the `ignore_key_color` fault answers one such request with the plain image instead.
  */
 import { createServer } from 'node:http';
+import { createFakeBatchApi, type FakeBatchApi } from './fake-batch-api.js';
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
@@ -104,6 +105,8 @@ export interface FakeImagesApi {
   today: string;
   /** Sets the shut-down date a model's GET /v1/models/{id} publishes (and after which it answers 404). */
   setShutdownDate(model: string, date: string | null): void;
+  /** The Files and Batches APIs (test/fake-batch-api.ts). */
+  readonly batch: FakeBatchApi;
   /** Rules queue up; the first matching rule with times left applies to the next matching request. */
   inject(rule: FaultRule): void;
   /** Clears recorded requests and pending faults. */
@@ -979,6 +982,24 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     return rule.fault;
   };
 
+  /** A Batch API line, answered as a synchronous request would be (no faults, no streaming). */
+  const answerLine = async (url: string, body: Record<string, unknown>): Promise<{ status: number; body: unknown }> => {
+    if (url !== '/v1/images/generations') return { status: 400, body: { error: { message: `This fake answers batch lines for /v1/images/generations only, not ${url}.`, type: 'invalid_request_error', param: 'url', code: null } } };
+    let plan: Plan;
+    try {
+      plan = await validate('generations', body, [], false, lifecycle, options.transparentPreview);
+    } catch (e) {
+      if (e instanceof ApiError) return { status: e.status, body: e.body() };
+      throw e;
+    }
+    const b64 = await imageBase64(plan.width, plan.height, plan.outputFormat, plan.transparent, style, undefined, plan.alphaPeak);
+    const textTokens = Math.ceil(plan.prompt.length / 4);
+    const usage = { input_tokens: textTokens, input_tokens_details: { text_tokens: textTokens, image_tokens: 0 }, output_tokens: plan.outputTokensPerImage * plan.n, total_tokens: textTokens + plan.outputTokensPerImage * plan.n };
+    const data = Array.from({ length: plan.n }, () => ({ b64_json: b64 }));
+    return { status: 200, body: { created: Math.floor(Date.now() / 1000), output_format: plan.outputFormat, quality: plan.quality, size: `${plan.width}x${plan.height}`, data, usage } };
+  };
+  const batch = createFakeBatchApi(answerLine);
+
   const handle = async (req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> => {
     const { at, path } = record;
     const requestId = `req_${randomBytes(16).toString('hex')}`;
@@ -1056,6 +1077,10 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
       });
       return;
     }
+
+    // Files and Batches (test/fake-batch-api.ts); their lines are answered by answerLine below.
+    const sendBytes = (status: number, bytes: Buffer, type: string) => write(status, bytes, { 'content-type': type });
+    if (await batch.handle({ method: req.method ?? '', path, body: parsed.body, files: parsed.files, sendJson, sendBytes })) return;
 
     // 2. Route. GET /v1/models/{id}: the model's lifecycle (shutdown_date), as the real API publishes it.
     const modelPath = /^\/v1\/models\/([^/]+)$/.exec(path);
@@ -1224,12 +1249,14 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     setShutdownDate(model: string, date: string | null): void {
       shutdownDates[model] = date;
     },
+    batch,
     inject(rule: FaultRule): void {
       rules.push({ ...rule, left: rule.times ?? 1 });
     },
     reset(): void {
       requests.length = 0;
       rules = [];
+      batch.reset();
     },
     close(): Promise<void> {
       closed ??= new Promise<void>((resolve) => {

@@ -74,6 +74,8 @@ export interface PlanInput {
   keyedSourceSuffix?: string | undefined;
   /** Compare file names case-insensitively (macOS, Windows). */
   caseInsensitive: boolean;
+  /** Most jobs in one call (default MAX_BATCH_JOBS; the Batch API engine takes more). */
+  maxJobs?: number | undefined;
 }
 
 export type BatchPlan = { ok: true; jobs: PlannedJob[] } | { ok: false; problems: Problem[] };
@@ -220,10 +222,12 @@ export function planBatch(input: PlanInput): BatchPlan {
   if (input.jobs.length === 0) {
     return { ok: false, problems: [{ field: 'jobs', message: 'The batch has no jobs: give jobs (a list of prompts or job objects) or input (a JSONL file).' }] };
   }
-  if (input.jobs.length > MAX_BATCH_JOBS) {
+  const maxJobs = input.maxJobs ?? MAX_BATCH_JOBS;
+  if (input.jobs.length > maxJobs) {
+    const more = maxJobs === MAX_BATCH_JOBS ? ', or use engine "batch_api" (up to 50,000 jobs, half price, within 24 h)' : '';
     problems.push({
       field: 'jobs',
-      message: `The batch has ${input.jobs.length} jobs; at most ${MAX_BATCH_JOBS} run in one call. Split it into several batches (they can share out_dir).`,
+      message: `The batch has ${input.jobs.length} jobs; at most ${maxJobs} run in one call. Split it into several batches (they can share out_dir)${more}.`,
     });
   }
   const planned: PlannedJob[] = [];

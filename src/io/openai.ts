@@ -256,7 +256,7 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
     };
   }
 
-  return {
+  const api: ImageApi = {
     shutdownDate: (model, signal) => readShutdownDate(getClient, model, signal),
     async call(request, options) {
       const started = Date.now();
@@ -282,6 +282,17 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
       }
     },
   };
+  clients.set(api, getClient);
+  return api;
+}
+
+const clients = new WeakMap<ImageApi, () => Promise<OpenAI>>();
+
+/** The SDK client an ImageApi made (built on first use), for the Files and Batches calls. */
+export function sdkClientOf(api: ImageApi): Promise<OpenAI> {
+  const get = clients.get(api);
+  if (!get) return Promise.reject(new Error('This API edge has no OpenAI client.'));
+  return get();
 }
 
 /**

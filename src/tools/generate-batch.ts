@@ -52,10 +52,14 @@ import { KEYED_SOURCE_SUFFIX } from './prepare.js';
 import { ALL_QUALITIES, COMPLEXITIES } from '../core/models.js';
 import { strictArguments } from './arguments.js';
 import { runThroughRoute } from './transparency.js';
+import { batchPrice, MAX_BATCH_API_JOBS } from '../core/batch-api.js';
+import { batchApiProblems, submitBatchApi } from './batch-api-submit.js';
 
 export const DEFAULT_CONCURRENCY = 5;
 export const MAX_CONCURRENCY = 25;
 const MAX_INPUT_BYTES = 20 * 1024 * 1024;
+/** 50,000 jobs with long prompts and options. */
+const MAX_BATCH_API_INPUT_BYTES = 100 * 1024 * 1024;
 
 /** A job's own values, declared so a model sees them (no descriptions: RULES and the tool say it once). */
 const jobOptionsShape = {
@@ -99,13 +103,14 @@ export const generateBatchArguments = strictArguments(
   'generate_batch',
   {
     jobs: z.array(z.union([z.string(), jobObject])).optional().describe('Prompts, or job objects; give this or input'),
-    input: z.string().optional().describe('JSONL file in the workspace, one job per line'),
+    input: z.string().optional().describe('JSONL file, one job per line'),
     out_dir: z.string().describe('Folder for the images and manifest.json'),
-    concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional().describe('Default 5'),
+    concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional(),
     fail_fast: z.boolean().optional(),
     resume: z.boolean().optional().describe('Skip finished jobs of a batch in out_dir'),
+    engine: z.enum(['direct', 'batch_api']).optional().describe('batch_api: half price, within 24 h, up to 50,000 jobs; collect with batch_status'),
     ...batchDefaultsShape,
-    force: z.boolean().optional().describe('Replace existing files'),
+    force: z.boolean().optional(),
     downscale_max_dim: outputShape.downscale_max_dim,
     downscale_suffix: outputShape.downscale_suffix,
     ...controlShape,
@@ -162,8 +167,10 @@ async function readJobSources(args: GenerateBatchArguments, workspace: Workspace
     const file = await workspace.resolveInput(args.input, 'input');
     const stat = await fs.stat(file);
     if (!stat.isFile()) return { ok: false, problems: [{ field: 'input', message: `input "${args.input}" is not a file.` }] };
-    if (stat.size > MAX_INPUT_BYTES) {
-      return { ok: false, problems: [{ field: 'input', message: `input "${args.input}" is over 20 MB; a batch holds at most 500 jobs. Split the file.` }] };
+    const limit = args.engine === 'batch_api' ? MAX_BATCH_API_INPUT_BYTES : MAX_INPUT_BYTES;
+    if (stat.size > limit) {
+      const what = args.engine === 'batch_api' ? '100 MB; a Batch API batch holds at most 50,000 jobs' : '20 MB; a batch holds at most 500 jobs';
+      return { ok: false, problems: [{ field: 'input', message: `input "${args.input}" is over ${what}. Split the file.` }] };
     }
     const parsed = parseJobLines(await fs.readFile(file, 'utf8'));
     const problems = parsed.problems.map((p) => ({ ...p, message: `${args.input}, ${p.message}` }));
@@ -701,12 +708,18 @@ export const generateBatchTool = defineTool({
       downscaleSuffix,
       keyedSourceSuffix: KEYED_SOURCE_SUFFIX,
       caseInsensitive: CASE_INSENSITIVE,
+      ...(args.engine === 'batch_api' ? { maxJobs: MAX_BATCH_API_JOBS } : {}),
     });
     const lineProblems = sources.value.problems;
     if (!plan.ok || lineProblems.length > 0) return refusal([...lineProblems, ...(plan.ok ? [] : plan.problems)]);
     const prepared = await prepareJobs(plan.jobs, args, workspace);
     if (!prepared.ok) return refusal(prepared.problems);
     const { jobs, manifest } = prepared.value;
+    const batchApi = args.engine === 'batch_api' && jobs.some((j) => !j.skip);
+    if (batchApi) {
+      const problems = batchApiProblems(jobs, args);
+      if (problems.length > 0) return refusal(problems);
+    }
     if (args.dry_run) return dryRunBatch(jobs, args, workspace);
     if (jobs.some((j) => !j.skip) && !ctx.config.api.apiKey) {
       return problemsResult([
@@ -719,6 +732,7 @@ export const generateBatchTool = defineTool({
     }
     const overCap = batchSpendingRefusal(jobs, args, ctx);
     if (overCap) return refused(overCap);
+    if (batchApi) return submitBatchApi(jobs, manifest, args, ctx, workspace);
     return runBatch(jobs, manifest, args, ctx, workspace);
   },
 });
@@ -726,7 +740,10 @@ export const generateBatchTool = defineTool({
 /** The spending guard over every job that would run, before any is sent. */
 function batchSpendingRefusal(jobs: BatchJob[], args: GenerateBatchArguments, ctx: ToolContext): string | undefined {
   const planned = jobs.filter((j) => !j.skip).map((j) => dearestStep(j.run));
-  return checkSpendingCap(projectSpend(planned), spendingCap(ctx.config.costCap ?? {}, args.max_cost_usd), 'This batch');
+  const projection = projectSpend(planned);
+  // The Batch API bills half; the guard weighs what will be billed.
+  if (args.engine === 'batch_api') projection.usd = batchPrice(projection.usd);
+  return checkSpendingCap(projection, spendingCap(ctx.config.costCap ?? {}, args.max_cost_usd), 'This batch');
 }
 
 /**

@@ -11,10 +11,11 @@ import { editTool } from './edit.js';
 import { generateTool } from './generate.js';
 import { generateBatchTool } from './generate-batch.js';
 import { removeBackgroundTool } from './remove-background.js';
+import { batchStatusTool } from './batch-status.js';
 
 // Typed loosely on purpose: each tool's own schema types its handler.
 // eslint-disable-next-line @typescript-eslint/no-explicit-any
-export const TOOLS: ToolDefinition<any>[] = [generateTool, editTool, generateBatchTool, removeBackgroundTool];
+export const TOOLS: ToolDefinition<any>[] = [generateTool, editTool, generateBatchTool, removeBackgroundTool, batchStatusTool];
 
 type Json = Record<string, unknown>;
 

@@ -9,7 +9,7 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { CallToolResult, ResourceLink } from '@modelcontextprotocol/sdk/types.js';
 import { z } from 'zod';
-import { batchFailed, jobName, summarise, type BatchSummary, type UsageTotals } from '../core/batch.js';
+import { batchFailed, jobName, summarise, type BatchSummary, type JobStatus, type UsageTotals } from '../core/batch.js';
 import { formatUsd, roundUsd, type Estimate } from '../core/cost.js';
 import { describePreview, previewBlock, type Preview } from '../io/preview.js';
 import type { Workspace } from '../io/workspace.js';
@@ -64,7 +64,24 @@ export const batchResultSchema = z.object({
 
 type JobResult = z.infer<typeof jobResultSchema>;
 
-function jobResult(job: BatchJob, status: ResultStatus, images: ImageFactsOut[] = job.images): JobResult {
+/**
+ * What the report reads of a job: a running batch's BatchJob, or a job rebuilt from a manifest
+ * (batch_status) alike. `run.request` is the request as it ran (after any fallback of the route).
+ */
+export interface ReportJob {
+  plan: { number: number; line?: number | undefined; label: string };
+  run: { warnings: readonly string[]; request: { prompt: string; options: { model: string; outputFormat: string; routingNote?: string | undefined } } };
+  status?: JobStatus | undefined;
+  images: ImageFactsOut[];
+  /** Absolute paths of every file of the job, for resource links. */
+  links: string[];
+  error?: string | undefined;
+  attempts: number;
+  usage?: Record<string, unknown> | undefined;
+  costUsd?: number | undefined;
+}
+
+function jobResult(job: ReportJob, status: ResultStatus, images: ImageFactsOut[] = job.images): JobResult {
   const { plan } = job;
   // The request as it ran: after a fallback on the transparent route, the step that made the image.
   const ran = job.run.request;
@@ -86,7 +103,7 @@ function jobResult(job: BatchJob, status: ResultStatus, images: ImageFactsOut[] 
 }
 
 /** Warnings shared by many jobs are said once, with the jobs they concern. */
-export function collectWarnings(jobs: readonly BatchJob[], extra: readonly string[]): string[] {
+export function collectWarnings(jobs: readonly ReportJob[], extra: readonly string[]): string[] {
   const byText = new Map<string, number[]>();
   for (const job of jobs) {
     for (const w of job.run.warnings) {
@@ -130,7 +147,7 @@ function link(file: string, workspace: Workspace, mimeType: string): ResourceLin
 }
 
 export interface BatchOutcome {
-  jobs: readonly BatchJob[];
+  jobs: readonly ReportJob[];
   manifestFile: string;
   usage: UsageTotals;
   warnings: string[];
@@ -183,7 +200,7 @@ export function batchResult(outcome: BatchOutcome, workspace: Workspace): CallTo
   const text = fitLines([head, ...(failures.length ? [`Not made (${unfinished.length}):`, ...failures] : [])], files, tail, (left) => `- … and ${left} more in ${manifest}.`);
   const out = new ResultBuilder().line(text);
   if (preview) out.block(previewBlock(preview));
-  const linked = finished.flatMap((j) => j.links.map((file) => ({ file, format: j.images[0]?.format ?? j.plan.request.options.outputFormat })));
+  const linked = finished.flatMap((j) => j.links.map((file) => ({ file, format: j.images[0]?.format ?? j.run.request.options.outputFormat })));
   for (const { file, format } of linked.slice(0, MAX_LINKS)) out.block(link(file, workspace, mimeTypeOf(format)));
   out.block(link(manifestFile, workspace, 'application/json'));
 

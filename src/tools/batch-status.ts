@@ -22,9 +22,8 @@ import { WorkspaceError, type Workspace } from '../io/workspace.js';
 import { failed, refused, ResultBuilder, type ImageFactsOut } from '../results.js';
 import { strictArguments } from './arguments.js';
 import { outDirOfBatch } from './batch-api-submit.js';
-import { batchResult, batchResultSchema } from './batch-report.js';
+import { batchResult, batchResultSchema, type ReportJob } from './batch-report.js';
 import { defineTool, type ToolContext } from './context.js';
-import type { BatchJob } from './generate-batch.js';
 
 export const batchStatusArguments = strictArguments('batch_status', {
   out_dir: z.string().optional().describe('The batch\'s out_dir (or give batch_id)'),
@@ -239,7 +238,7 @@ async function collect(found: { file: string; manifest: BatchManifest }, info: B
   await writer.flush();
   if (writer.error) warnings.push(`The manifest could not be written (${writer.error.message}); the images are saved all the same.`);
 
-  const view = jobs.map((job) => asBatchJob(job, made.get(job.number), workspace));
+  const view = jobs.map((job) => asReportJob(job, made.get(job.number), workspace));
   const shown = view.filter((j) => made.has(j.plan.number)).flatMap((j) => j.images.map((i) => ({ file: path.resolve(workspace.root, i.path), label: String(j.plan.number) })));
   const preview =
     shown.length > 0
@@ -259,13 +258,13 @@ function statusOf(job: ManifestJob): JobStatus | undefined {
 }
 
 /** A manifest job in the shape the batch report reads. */
-function asBatchJob(job: ManifestJob, made: ImageFactsOut[] | undefined, workspace: Workspace): BatchJob {
+function asReportJob(job: ManifestJob, made: ImageFactsOut[] | undefined, workspace: Workspace): ReportJob {
   const payload = job.request?.payload ?? {};
   const images = made ?? (job.status === 'done' || job.status === 'skipped' ? job.files.map((f) => ({ path: f, format: String(payload.output_format ?? 'png') })) : []);
   // The request as the manifest recorded it; the report reads it both as planned and as run.
   const request = { prompt: String(payload.prompt ?? ''), options: { model: job.model, outputFormat: String(payload.output_format ?? 'png') } };
   return {
-    plan: { number: job.number, line: job.line, label: job.label, request },
+    plan: { number: job.number, line: job.line, label: job.label },
     run: { warnings: job.warnings ?? [], request },
     status: statusOf(job) ?? 'failed',
     images,
@@ -274,7 +273,7 @@ function asBatchJob(job: ManifestJob, made: ImageFactsOut[] | undefined, workspa
     ...(job.error !== undefined ? { error: job.error } : {}),
     ...(job.usage ? { usage: job.usage } : {}),
     ...(job.cost_usd !== undefined ? { costUsd: job.cost_usd } : {}),
-  } as unknown as BatchJob;
+  };
 }
 
 const MANIFEST_EVERY_LINES = 500;

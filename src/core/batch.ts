@@ -80,6 +80,13 @@ export interface PlanInput {
 
 export type BatchPlan = { ok: true; jobs: PlannedJob[] } | { ok: false; problems: Problem[] };
 
+/** A problem of one job: named in its text for people, and by number and line as data. */
+export function jobProblem(job: { number: number; line?: number | undefined }, field: string, message: string): Problem {
+  const problem: Problem = { field, message: `${jobName(job)}${message.startsWith(' ') ? '' : ': '}${message}`, job: job.number };
+  if (job.line !== undefined) problem.line = job.line;
+  return problem;
+}
+
 /** How a job is named in messages: `job 3 (line 5)` for a file, `job 3` inline. */
 export function jobName(job: { number: number; line?: number | undefined }): string {
   return job.line === undefined ? `job ${job.number}` : `job ${job.number} (line ${job.line})`;
@@ -250,12 +257,12 @@ export function planBatch(input: PlanInput): BatchPlan {
     const jobProblems: string[] = [];
     const read = readJob(source.value, jobProblems);
     if (!read || jobProblems.length > 0) {
-      for (const message of jobProblems) problems.push({ field: 'jobs', message: `${name}: ${message}` });
+      for (const message of jobProblems) problems.push(jobProblem(source, 'jobs', message));
       continue;
     }
     const resolved = resolveRequest(merge(input.defaults, read.raw), { ...input.resolve, tool: 'generate', now: input.now });
     if (!resolved.ok) {
-      for (const p of resolved.problems) problems.push({ field: p.field, message: `${name}: ${p.message}` });
+      for (const p of resolved.problems) problems.push(jobProblem(source, p.field, p.message));
       continue;
     }
     const { options } = resolved.value;
@@ -266,19 +273,16 @@ export function planBatch(input: PlanInput): BatchPlan {
     } else {
       const control = controlCharacterProblem('out', read.out);
       if (control) {
-        problems.push({ field: 'out', message: `${name}: ${control}` });
+        problems.push(jobProblem(source, 'out', control));
         continue;
       }
       if (!outInsideDir(read.out)) {
-        problems.push({
-          field: 'out',
-          message: `${name}: out "${read.out}" must be a file name inside out_dir (subfolders allowed), e.g. "hero.png" or "icons/hero.png".`,
-        });
+        problems.push(jobProblem(source, 'out', `out "${read.out}" must be a file name inside out_dir (subfolders allowed), e.g. "hero.png" or "icons/hero.png".`));
         continue;
       }
       const plan = planOutputPaths({ out: read.out, n: options.n, format: options.outputFormat, defaultStem: 'image' });
       if (!plan.ok) {
-        for (const p of plan.problems) problems.push({ field: 'out', message: `${name}: ${p.message}` });
+        for (const p of plan.problems) problems.push(jobProblem(source, 'out', p.message));
         continue;
       }
       names = plan.plan.files;
@@ -291,7 +295,7 @@ export function planBatch(input: PlanInput): BatchPlan {
     ];
     const tooLong = files.map((f) => nameLengthProblem('out', f, derived)).find((p) => p !== undefined);
     if (tooLong) {
-      problems.push({ field: 'out', message: `${name}: ${tooLong}` });
+      problems.push(jobProblem(source, 'out', tooLong));
       continue;
     }
     const webFiles = input.downscaleSuffix === undefined ? [] : files.map((f) => downscaledPath(f, input.downscaleSuffix));
@@ -299,10 +303,7 @@ export function planBatch(input: PlanInput): BatchPlan {
       const k = key(file);
       const owner = owners.get(k);
       if (owner !== undefined) {
-        problems.push({
-          field: 'out',
-          message: `${name} would write ${file}, which ${owner} writes too: give one of them another out.`,
-        });
+        problems.push(jobProblem(source, 'out', ` would write ${file}, which ${owner} writes too: give one of them another out.`));
       } else {
         owners.set(k, name);
       }

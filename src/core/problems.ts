@@ -2,6 +2,9 @@
 export interface Problem {
   field: string;
   message: string;
+  /** Batch jobs: the job's 1-based number and its line in the JSONL file (the message names them too). */
+  job?: number;
+  line?: number;
 }
 
 export type Outcome<T> = { ok: true; value: T; warnings: string[] } | { ok: false; problems: Problem[] };

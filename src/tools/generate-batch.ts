@@ -19,6 +19,7 @@ import {
   addUsage,
   inFlightMessage,
   inlineJobs,
+  jobProblem,
   jobName,
   parseJobLines,
   planBatch,
@@ -291,7 +292,6 @@ async function prepareJobs(
   // A few jobs at a time, not all 500 at once: bounded file checks (header reads on resume) and
   // little state alive at any moment.
   await inSlices(planned, PREPARE_AT_ONCE, async (plan, index) => {
-    const name = jobName(plan);
     let targets: string[];
     let webTargets: string[];
     try {
@@ -299,7 +299,7 @@ async function prepareJobs(
       webTargets = await Promise.all(plan.webFiles.map(confine));
     } catch (error) {
       if (error instanceof WorkspaceError) {
-        problems.push({ field: 'out', message: `${name}: ${error.message}` });
+        problems.push(jobProblem(plan, 'out', error.message));
         return;
       }
       throw error;
@@ -316,29 +316,20 @@ async function prepareJobs(
       ...keyedSources.map((file, i) => ({ file, ...sourceStates[i]! })),
     ].filter((s) => s.state === 'special');
     for (const { file, kind } of special) {
-      problems.push({
-        field: 'out',
-        message: `${name}: ${workspace.relative(file)} is ${kind}, not a regular file. A batch writes only regular files and resumes only from them (a link could lead outside the workspace). Remove it, and call again.`,
-      });
+      problems.push(jobProblem(plan, 'out', `${workspace.relative(file)} is ${kind}, not a regular file. A batch writes only regular files and resumes only from them (a link could lead outside the workspace). Remove it, and call again.`));
     }
     if (special.length > 0) return;
     if (!force || resume) {
       if (!resume) {
         const taken = [...targets.filter((_, i) => states[i]!.state !== 'missing'), ...webTargets.filter((_, i) => webStates[i]!.state !== 'missing')];
         for (const file of taken) {
-          problems.push({
-            field: 'out',
-            message: `${name}: ${workspace.relative(file)} already exists. Set resume: true to skip finished jobs, force: true to replace the files, or choose another out_dir.`,
-          });
+          problems.push(jobProblem(plan, 'out', `${workspace.relative(file)} already exists. Set resume: true to skip finished jobs, force: true to replace the files, or choose another out_dir.`));
         }
       } else {
         const unreadable = targets.filter((_, i) => states[i]!.state === 'other');
         if (unreadable.length > 0 && !force) {
           for (const file of unreadable) {
-            problems.push({
-              field: 'out',
-              message: `${name}: ${workspace.relative(file)} exists but is not an image this server can read, so the job cannot be resumed. Remove it, or set force: true to replace it.`,
-            });
+            problems.push(jobProblem(plan, 'out', `${workspace.relative(file)} exists but is not an image this server can read, so the job cannot be resumed. Remove it, or set force: true to replace it.`));
           }
         } else if (unreadable.length === 0) {
           states.forEach((s, i) => s.facts && kept.set(i, s.facts));
@@ -377,10 +368,9 @@ async function inSlices<T>(items: readonly T[], size: number, work: (item: T, in
   }
 }
 
-/** Problems found concurrently, back in job order. */
+/** Problems found concurrently, back in job order (the batch's own first). */
 function sortProblems(problems: Problem[]): Problem[] {
-  const number = (p: Problem) => Number(/^job (\d+)/.exec(p.message)?.[1] ?? 0);
-  return problems.map((p, i) => ({ p, i })).sort((a, b) => number(a.p) - number(b.p) || a.i - b.i).map(({ p }) => p);
+  return problems.map((p, i) => ({ p, i })).sort((a, b) => (a.p.job ?? 0) - (b.p.job ?? 0) || a.i - b.i).map(({ p }) => p);
 }
 
 function refusal(problems: Problem[]): CallToolResult {

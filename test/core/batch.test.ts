@@ -114,6 +114,13 @@ describe('planBatch: every problem of every job, by number and line', () => {
       expect.stringMatching(/^job 3 \(line 4\): prompt is missing/),
       expect.stringMatching(/^job 4 \(line 5\): n must be a whole number, not "2"/),
     ]);
+    // The job and its line are data too, so problems found out of order can be put back in order.
+    const result = plan(jobs);
+    expect(result.ok ? [] : result.problems.map((p) => [p.job, p.line])).toEqual([
+      [2, 2],
+      [3, 4],
+      [4, 5],
+    ]);
   });
 
   it('refuses unknown keys, batch-level keys and edit keys in a job, with a hint for each', () => {

@@ -51,7 +51,7 @@ import { dryRunPayload, ENDPOINT_PATHS, estimateRun, performImageRun, plannedFac
 import { augmentationShapeBrief, controlShape, outputShape, promptFieldsShape, SAME_RULES } from './schema.js';
 import { KEYED_SOURCE_SUFFIX } from './prepare.js';
 import { ALL_QUALITIES, COMPLEXITIES } from '../core/models.js';
-import { strictArguments } from './arguments.js';
+import { coerceArguments, strictArguments } from './arguments.js';
 import { runThroughRoute } from './transparency.js';
 import { batchPrice, MAX_BATCH_API_JOBS } from '../core/batch-api.js';
 import { batchApiProblems, submitBatchApi } from './batch-api-submit.js';
@@ -175,7 +175,9 @@ async function readJobSources(args: GenerateBatchArguments, workspace: Workspace
     }
     const parsed = parseJobLines(await fs.readFile(file, 'utf8'));
     const problems = parsed.problems.map((p) => ({ ...p, message: `${args.input}, ${p.message}` }));
-    return { ok: true, value: { jobs: parsed.jobs, problems } };
+    // A line's values are taken as an inline job's are: numbers sent as text as meant, null as not given.
+    const jobs = parsed.jobs.map((job) => ({ ...job, value: coerceArguments(jobObject, job.value) }));
+    return { ok: true, value: { jobs, problems } };
   } catch (error) {
     if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'input', message: error.message }] };
     throw error;

@@ -190,6 +190,14 @@ describe('a batch against the fake API', () => {
 });
 
 describe('validation before spending', () => {
+  it('takes a JSONL line\'s numbers sent as text and its nulls as an inline job\'s', async () => {
+    await writeFile(path.join(ws.dir, 'texty.jsonl'), '{"prompt": "two gems", "n": "2", "output_compression": null, "quality": "low"}\n');
+    const result = await server.call('generate_batch', { input: 'texty.jsonl', out_dir: 'b/texty', dry_run: true });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(batch(result).jobs[0]!.images.map((i) => i.path)).toEqual(['b/texty/001-two-gems-1.png', 'b/texty/001-two-gems-2.png']);
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('refuses the whole batch for one invalid job, listing every problem by number and line, and makes no API call', async () => {
     await writeFile(
       path.join(ws.dir, 'bad.jsonl'),

@@ -29,7 +29,8 @@ import { ManifestWriter } from '../io/manifest.js';
 import type { Workspace } from '../io/workspace.js';
 import { failed, refused, ResultBuilder } from '../results.js';
 import type { ToolContext } from './context.js';
-import type { BatchJob, GenerateBatchArguments } from './generate-batch.js';
+import type { BatchJob } from './batch-jobs.js';
+import type { GenerateBatchArguments } from './batch-schema.js';
 import { ENDPOINT_PATHS, dryRunPayload, estimateRun } from './image-run.js';
 
 export const BATCH_INDEX_FILE = path.posix.join(TMP_DIR, 'batch-api-index.jsonl');

@@ -14,7 +14,7 @@ import { formatUsd, roundUsd, type Estimate } from '../core/cost.js';
 import { describePreview, previewBlock, type Preview } from '../io/preview.js';
 import type { Workspace } from '../io/workspace.js';
 import { clipText, imageFactsSchema, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
-import type { BatchJob } from './generate-batch.js';
+import type { BatchJob } from './batch-jobs.js';
 import { plannedFacts } from './image-run.js';
 import { mimeTypeOf } from '../core/formats.js';
 import { fileLine } from './report.js';

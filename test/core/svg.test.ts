@@ -80,9 +80,8 @@ describe('checkSvg', () => {
   it('parses a billion-laughs bomb without expanding it', () => {
     const levels = Array.from({ length: 10 }, (_, i) => `<!ENTITY l${i + 1} "${`&l${i};`.repeat(10)}">`).join('');
     const bomb = `<!DOCTYPE svg [<!ENTITY l0 "lol">${levels}]>${svgOf('<text>&l10;</text>')}`;
-    const started = performance.now();
+    // Expanded, it would be 10^10 "lol"s: the test's own timeout is the guard, not a stopwatch.
     expect(kinds(bomb)).toEqual(['doctype', 'entity']);
-    expect(performance.now() - started).toBeLessThan(1000);
   });
 
   it('reports an external DTD, even without entities', () => {
@@ -188,7 +187,6 @@ describe('checkSvg', () => {
   it('counts a flood of findings, lists the first 50, and cleans them all', () => {
     const count = 20_000;
     const svg = svgOf('<rect onclick="alert(1)"/>'.repeat(count));
-    const started = performance.now();
     const check = checked(checkSvg(svg));
     expect(check.findingsTotal).toBe(count);
     expect(check.findings).toHaveLength(MAX_FINDINGS_LISTED);
@@ -197,14 +195,12 @@ describe('checkSvg', () => {
     if (!cleaned.ok) throw new Error(cleaned.reason);
     expect(cleaned.removedTotal).toBe(count);
     expect(cleaned.svg).not.toContain('onclick');
-    expect(performance.now() - started).toBeLessThan(15_000);
   });
 
   it('stays linear on CSS that never closes a url(', () => {
+    // Quadratic scanning of 2.4 MB would not finish within the test's timeout; linear takes a second or two.
     const svg = svgOf(`<style>${'a{fill:url(#'.repeat(200_000)}</style>`);
-    const started = performance.now();
     expect(kinds(svg)).toEqual([]);
-    expect(performance.now() - started).toBeLessThan(5_000);
   });
 
   it('describes findings one per line, with the fix', () => {

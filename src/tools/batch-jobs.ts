@@ -1,0 +1,275 @@
+/**
+ * A batch's jobs before anything is sent: read (inline or from a JSONL file inside the workspace),
+ * planned by the core, their files confined, and for each the decision to run it, skip it (resume:
+ * its files are there and decode) or refuse the batch (files in the way), every problem by job.
+ */
+
+import { promises as fs } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { JOB_FIELD_KEYS, JOB_OPTION_KEYS, MANIFEST_NAME, inlineJobs, jobProblem, parseJobLines, type BatchDefaults, type JobSource, type JobStatus, type PlannedJob } from '../core/batch.js';
+import type { Problem } from '../core/problems.js';
+import { inspectImage } from '../io/images.js';
+import type { ResolvedRequest } from '../core/request.js';
+import { fileKind, WorkspaceError, type Workspace } from '../io/workspace.js';
+import { historyProblem } from '../io/history.js';
+import { keyedSourcePath } from '../core/transparency.js';
+import { problemsResult, type ImageFactsOut } from '../results.js';
+import { type ImageRun } from './image-run.js';
+import { coerceArguments } from './arguments.js';
+import { jobObject, MAX_BATCH_API_INPUT_BYTES, MAX_INPUT_BYTES, type GenerateBatchArguments } from './batch-schema.js';
+
+/** A planned job with its confined paths and what this call does with it. */
+export interface BatchJob {
+  plan: PlannedJob;
+  /** Absolute, confined targets, one per planned file. */
+  targets: string[];
+  /** Targets already holding a decodable image (resume): kept, not made again. */
+  kept: Map<number, ImageFactsOut>;
+  /** Everything is there already (resume). */
+  skip: boolean;
+  run: ImageRun;
+  // Filled in as the job runs:
+  status?: JobStatus;
+  images: ImageFactsOut[];
+  /** Absolute paths of every file of the job, for resource links. */
+  links: string[];
+  error?: string;
+  attempts: number;
+  usage?: Record<string, unknown>;
+  costUsd?: number;
+}
+
+type Checked<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
+
+export async function readJobSources(args: GenerateBatchArguments, workspace: Workspace): Promise<Checked<{ jobs: JobSource[]; problems: Problem[] }>> {
+  if (args.jobs !== undefined && args.input !== undefined) {
+    return { ok: false, problems: [{ field: 'jobs', message: 'Give either jobs (inline) or input (a JSONL file), not both.' }] };
+  }
+  if (args.jobs !== undefined) return { ok: true, value: { jobs: inlineJobs(args.jobs), problems: [] } };
+  if (args.input === undefined) {
+    return {
+      ok: false,
+      problems: [{ field: 'jobs', message: 'The batch has no jobs: give jobs (e.g. ["a red fox", {"prompt": "a blue bird", "out": "bird.png"}]) or input (a JSONL file inside the workspace).' }],
+    };
+  }
+  try {
+    const file = await workspace.resolveInput(args.input, 'input');
+    const stat = await fs.stat(file);
+    if (!stat.isFile()) return { ok: false, problems: [{ field: 'input', message: `input "${args.input}" is not a file.` }] };
+    const limit = args.engine === 'batch_api' ? MAX_BATCH_API_INPUT_BYTES : MAX_INPUT_BYTES;
+    if (stat.size > limit) {
+      const what = args.engine === 'batch_api' ? '100 MB; a Batch API batch holds at most 50,000 jobs' : '20 MB; a batch holds at most 500 jobs';
+      return { ok: false, problems: [{ field: 'input', message: `input "${args.input}" is over ${what}. Split the file.` }] };
+    }
+    const parsed = parseJobLines(await fs.readFile(file, 'utf8'));
+    const problems = parsed.problems.map((p) => ({ ...p, message: `${args.input}, ${p.message}` }));
+    // A line's values are taken as an inline job's are: numbers sent as text as meant, null as not given.
+    const jobs = parsed.jobs.map((job) => ({ ...job, value: coerceArguments(jobObject, job.value) }));
+    return { ok: true, value: { jobs, problems } };
+  } catch (error) {
+    if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'input', message: error.message }] };
+    throw error;
+  }
+}
+
+/** out_dir as a path (a file:// URI is accepted, as for out). */
+export function outDirPath(outDir: string): Checked<string> {
+  const trimmed = outDir.trim();
+  if (trimmed === '') return { ok: false, problems: [{ field: 'out_dir', message: 'out_dir is empty: name the folder for the batch, e.g. "assets/sprites".' }] };
+  if (!trimmed.startsWith('file://')) return { ok: true, value: trimmed };
+  try {
+    return { ok: true, value: fileURLToPath(trimmed) };
+  } catch {
+    return { ok: false, problems: [{ field: 'out_dir', message: `out_dir "${outDir}" is not a valid file:// URI.` }] };
+  }
+}
+
+export function batchDefaults(args: GenerateBatchArguments): BatchDefaults {
+  const defaults: Record<string, unknown> = {};
+  for (const key of [...JOB_OPTION_KEYS, ...JOB_FIELD_KEYS, 'augment'] as const) {
+    const value = (args as Record<string, unknown>)[key];
+    if (value !== undefined) defaults[key] = value;
+  }
+  return defaults as BatchDefaults;
+}
+
+type FileState = 'missing' | 'image' | 'other' | 'special';
+export type Exists = (file: string) => Promise<boolean>;
+
+export const CASE_INSENSITIVE = process.platform === 'win32' || process.platform === 'darwin';
+
+/** Whether files exist, from one listing per folder rather than one lookup per file. */
+export function folderListings(workspace: Workspace): Exists {
+  const listings = new Map<string, Promise<Set<string> | undefined>>();
+  const key = (name: string) => (CASE_INSENSITIVE ? name.toLowerCase() : name);
+  return async (file) => {
+    const dir = path.dirname(file);
+    let listing = listings.get(dir);
+    if (!listing) {
+      listing = fs.readdir(dir).then(
+        (names) => new Set(names.map(key)),
+        (error: NodeJS.ErrnoException) => (error.code === 'ENOENT' ? new Set<string>() : undefined),
+      );
+      listings.set(dir, listing);
+    }
+    const names = await listing;
+    return names ? names.has(key(path.basename(file))) : workspace.exists(file);
+  };
+}
+
+export async function fileState(target: string, workspace: Workspace, exists: Exists, decode: boolean): Promise<{ state: FileState; facts?: ImageFactsOut; kind?: string }> {
+  if (!(await exists(target))) return { state: 'missing' };
+  // Only a regular file is trusted: a link (to an image outside the workspace, or inside) or a
+  // FIFO is never taken as a finished job, nor read, nor made into a -web copy.
+  const stat = await fs.lstat(target).catch(() => undefined);
+  if (!stat) return { state: 'missing' };
+  if (!stat.isFile()) return { state: 'special', kind: fileKind(stat) };
+  if (!decode) return { state: 'other' };
+  try {
+    const facts = await inspectImage(target);
+    const after = await fs.lstat(target);
+    // The file read must be the file checked: one swapped for a link meanwhile is not trusted.
+    if (!after.isFile() || after.ino !== stat.ino || after.dev !== stat.dev) return { state: 'special', kind: fileKind(after) };
+    return { state: 'image', facts: { path: workspace.relative(target), width: facts.width, height: facts.height, format: facts.format, bytes: after.size } };
+  } catch {
+    return { state: 'other' };
+  }
+}
+
+/**
+ * Confines every planned file, then decides per job, before anything is sent: run it, skip it
+ * (resume, its files are there and decode), or refuse the batch (files in the way).
+ */
+export async function prepareJobs(
+  planned: PlannedJob[],
+  args: GenerateBatchArguments,
+  workspace: Workspace,
+): Promise<Checked<{ jobs: BatchJob[]; manifest: string }>> {
+  const problems: Problem[] = [];
+  const resume = args.resume ?? false;
+  const force = args.force ?? false;
+  let manifest: string;
+  try {
+    manifest = await workspace.resolveOutput(path.join(args.out_dir, MANIFEST_NAME), 'out_dir', {
+      replace: true,
+      fix: 'Remove it, or choose another out_dir, and call again.',
+    });
+  } catch (error) {
+    if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'out_dir', message: error.message }] };
+    throw error;
+  }
+  const history = await historyProblem(workspace);
+  if (history) return { ok: false, problems: [{ field: 'history', message: history }] };
+  if (!resume && !force && (await workspace.exists(manifest))) {
+    problems.push({
+      field: 'out_dir',
+      message: `${workspace.relative(manifest)} exists: an earlier batch wrote to this folder. Set resume: true to finish it (finished jobs are skipped), force: true to start over, or choose another out_dir.`,
+    });
+  }
+  // Files share a few folders: each folder is confined once (on its real path), not each file.
+  const folders = new Map<string, Promise<string>>();
+  const confine = (file: string): Promise<string> => {
+    const dir = path.dirname(file);
+    let real = folders.get(dir);
+    if (!real) {
+      real = workspace.resolveOutput(file, 'out').then((resolved) => path.dirname(resolved));
+      folders.set(dir, real);
+    }
+    return real.then((d) => path.join(d, path.basename(file)));
+  };
+  const exists = folderListings(workspace);
+  const jobs: BatchJob[] = [];
+  // A few jobs at a time, not all 500 at once: bounded file checks (header reads on resume) and
+  // little state alive at any moment.
+  await inSlices(planned, PREPARE_AT_ONCE, async (plan, index) => {
+    let targets: string[];
+    let webTargets: string[];
+    try {
+      targets = await Promise.all(plan.files.map(confine));
+      webTargets = await Promise.all(plan.webFiles.map(confine));
+    } catch (error) {
+      if (error instanceof WorkspaceError) {
+        problems.push(jobProblem(plan, 'out', error.message));
+        return;
+      }
+      throw error;
+    }
+    const kept = new Map<number, ImageFactsOut>();
+    let toMake = targets.map((_, i) => i);
+    const keyedSources = plan.request.options.transparency ? targets.map((t) => keyedSourcePath(t)) : [];
+    const states = await Promise.all(targets.map((t) => fileState(t, workspace, exists, resume)));
+    const webStates = await Promise.all(webTargets.map((t) => fileState(t, workspace, exists, false)));
+    const sourceStates = await Promise.all(keyedSources.map((t) => fileState(t, workspace, exists, false)));
+    const special = [
+      ...targets.map((file, i) => ({ file, ...states[i]! })),
+      ...webTargets.map((file, i) => ({ file, ...webStates[i]! })),
+      ...keyedSources.map((file, i) => ({ file, ...sourceStates[i]! })),
+    ].filter((s) => s.state === 'special');
+    for (const { file, kind } of special) {
+      problems.push(jobProblem(plan, 'out', `${workspace.relative(file)} is ${kind}, not a regular file. A batch writes only regular files and resumes only from them (a link could lead outside the workspace). Remove it, and call again.`));
+    }
+    if (special.length > 0) return;
+    if (!force || resume) {
+      if (!resume) {
+        const taken = [...targets.filter((_, i) => states[i]!.state !== 'missing'), ...webTargets.filter((_, i) => webStates[i]!.state !== 'missing')];
+        for (const file of taken) {
+          problems.push(jobProblem(plan, 'out', `${workspace.relative(file)} already exists. Set resume: true to skip finished jobs, force: true to replace the files, or choose another out_dir.`));
+        }
+      } else {
+        const unreadable = targets.filter((_, i) => states[i]!.state === 'other');
+        if (unreadable.length > 0 && !force) {
+          for (const file of unreadable) {
+            problems.push(jobProblem(plan, 'out', `${workspace.relative(file)} exists but is not an image this server can read, so the job cannot be resumed. Remove it, or set force: true to replace it.`));
+          }
+        } else if (unreadable.length === 0) {
+          states.forEach((s, i) => s.facts && kept.set(i, s.facts));
+          toMake = toMake.filter((i) => !kept.has(i));
+        }
+      }
+    }
+    const withN = (r: ResolvedRequest): ResolvedRequest => ({ ...r, options: { ...r.options, n: toMake.length } });
+    const request: ResolvedRequest =
+      toMake.length === targets.length || toMake.length === 0
+        ? plan.request
+        : { ...withN(plan.request), ...(plan.request.fallbacks ? { fallbacks: plan.request.fallbacks.map((f) => ({ ...f, request: withN(f.request) })) } : {}) };
+    const run: ImageRun = {
+      endpoint: 'generations',
+      request,
+      warnings: [...plan.warnings],
+      targets: toMake.map((i) => targets[i]!),
+      force,
+      downscaleMaxDim: args.downscale_max_dim,
+      downscaleSuffix: args.downscale_suffix,
+      maxAttempts: args.max_attempts,
+      dryRun: args.dry_run ?? false,
+    };
+    jobs[index] = { plan, targets, kept, skip: toMake.length === 0, run, images: [], links: [], attempts: 0 };
+  });
+  if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
+  return { ok: true, value: { jobs, manifest } };
+}
+
+const PREPARE_AT_ONCE = 16;
+
+/** Runs `work` over `items`, `size` at a time. */
+async function inSlices<T>(items: readonly T[], size: number, work: (item: T, index: number) => Promise<void>): Promise<void> {
+  for (let start = 0; start < items.length; start += size) {
+    await Promise.all(items.slice(start, start + size).map((item, i) => work(item, start + i)));
+  }
+}
+
+/** Problems found concurrently, back in job order (the batch's own first). */
+function sortProblems(problems: Problem[]): Problem[] {
+  return problems.map((p, i) => ({ p, i })).sort((a, b) => (a.p.job ?? 0) - (b.p.job ?? 0) || a.i - b.i).map(({ p }) => p);
+}
+
+export function refusal(problems: Problem[]): CallToolResult {
+  const count = problems.length;
+  return problemsResult(
+    problems,
+    `the batch has ${count} problem${count === 1 ? '' : 's'}, so nothing was sent. Fix ${count === 1 ? 'it' : 'them all'} and call again (no job runs until every job is valid):`,
+  );
+}
+

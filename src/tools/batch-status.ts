@@ -233,7 +233,9 @@ async function collect(found: { file: string; manifest: BatchManifest }, info: B
     job.error = why[info.status] ?? `the batch ended ${info.status} without this job`;
     writer.set(index, () => ({ ...job }));
   });
-  Object.assign(manifest.batch, { status: info.status, output_file_id: info.output_file_id ?? null, error_file_id: info.error_file_id ?? null, collected: true, collected_at: new Date().toISOString() });
+  // The batch's whole cost (earlier partial collections included), for the gallery's listing.
+  const costUsd = roundUsd(jobs.reduce((sum, job) => sum + (job.cost_usd ?? 0), 0));
+  Object.assign(manifest.batch, { status: info.status, output_file_id: info.output_file_id ?? null, error_file_id: info.error_file_id ?? null, collected: true, collected_at: new Date().toISOString(), cost_usd: costUsd });
   head.batch = manifest.batch;
   writer.write();
   await writer.flush();

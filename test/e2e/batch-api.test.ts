@@ -4,7 +4,7 @@
  */
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import type { Progress, Resource } from '@modelcontextprotocol/sdk/types.js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawnServer, startHarness, textOf, type Harness } from '../helpers.js';
@@ -258,6 +258,44 @@ describe('engine batch_api', () => {
     expect(text).toMatch(/3 done, 0 failed/);
     expect(text).toMatch(/Warning: Skipped a line of the batch's files: a line of the batch file is not JSON/);
     expect(text).toMatch(/unknown custom_id "someone-else-1"/);
+  }, 60_000);
+
+  it('each batch is a gallery resource, listed with its status, counts and cost after submit and after collect, and readable', async () => {
+    const id = idOf(textOf(await submit('shelf/batch', jobs(3, 'fig'))));
+    const uri = `imagegen://batch/${id}`;
+    const listed = async () => {
+      const all: Resource[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await harness.server.client.listResources(cursor ? { cursor } : {});
+        all.push(...page.resources);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return all.filter((r) => r.uri === uri);
+    };
+    const read = async () => JSON.parse(((await harness.server.client.readResource({ uri })).contents[0] as { text: string }).text) as Record<string, unknown>;
+
+    // Submitted: listed from the manifest's head (no API call), though no image exists yet.
+    const before = harness.fake.requests.length;
+    const [submitted] = await listed();
+    expect(harness.fake.requests.length).toBe(before);
+    expect(submitted!.mimeType).toBe('application/json');
+    expect(submitted!.description).toMatch(/validating when last checked, not collected yet\); 3 jobs: 0 done, 0 failed, 3 not collected; .*files in shelf\/batch\//);
+    expect(await read()).toMatchObject({ batch_id: id, status: 'validating', collected: false, counts: { jobs: 3, done: 0, pending: 3 }, out_dir: 'shelf/batch', manifest: 'shelf/batch/manifest.json' });
+
+    await harness.fake.batch.settle(id, 'expired', { outputs: 2 });
+    await harness.server.call('batch_status', { out_dir: 'shelf/batch' });
+    const manifest = await manifestOf('shelf/batch');
+    const cost = manifest.jobs.reduce((sum, j) => sum + (j.cost_usd ?? 0), 0);
+    expect(cost).toBeGreaterThan(0);
+    const [collected] = await listed();
+    expect(collected!.description).toMatch(/expired, collected\); 3 jobs: 2 done, 1 failed; cost \$[\d.]+ at batch prices/);
+    const summary = await read();
+    expect(summary).toMatchObject({ batch_id: id, status: 'expired', collected: true, counts: { jobs: 3, done: 2, failed: 1, pending: 0 }, out_dir: 'shelf/batch' });
+    expect(summary.cost_usd).toBeCloseTo(cost, 6);
+    expect(summary.next).toMatch(/resume: true/);
+
+    await expect(harness.server.client.readResource({ uri: 'imagegen://batch/batch_nope' })).rejects.toThrow(/No batch batch_nope was submitted from this workspace/);
   }, 60_000);
 
   it('batch_status without a batch names what to give', async () => {

@@ -16,7 +16,7 @@ import { costFromUsage, roundUsd } from '../core/cost.js';
 import { BatchApiError, batchApi, type BatchInfo } from '../io/batch-api.js';
 import { appendHistory, type HistoryEntry } from '../io/history.js';
 import { inspectImage } from '../io/images.js';
-import { ManifestWriter } from '../io/manifest.js';
+import { ManifestWriter, splitEntries } from '../io/manifest.js';
 import { previewFiles } from '../io/preview.js';
 import { WorkspaceError, type Workspace } from '../io/workspace.js';
 import { failed, refused, ResultBuilder, type ImageFactsOut } from '../results.js';
@@ -57,7 +57,7 @@ interface BatchManifest {
   [key: string]: unknown;
 }
 
-type Found = { ok: true; file: string; manifest: BatchManifest } | { ok: false; result: CallToolResult };
+type Found = { ok: true; file: string; manifest: BatchManifest; text?: string } | { ok: false; result: CallToolResult };
 
 async function findManifest(args: z.infer<typeof batchStatusArguments>, workspace: Workspace): Promise<Found> {
   let outDir = args.out_dir;
@@ -68,9 +68,11 @@ async function findManifest(args: z.infer<typeof batchStatusArguments>, workspac
   }
   let file: string;
   let manifest: BatchManifest;
+  let text: string;
   try {
     file = await workspace.resolveInput(path.join(outDir, MANIFEST_NAME), 'out_dir');
-    manifest = JSON.parse(await fs.readFile(file, 'utf8')) as BatchManifest;
+    text = await fs.readFile(file, 'utf8');
+    manifest = JSON.parse(text) as BatchManifest;
   } catch (error) {
     const why = error instanceof WorkspaceError ? error.message : `${path.join(outDir, MANIFEST_NAME)} could not be read (${error instanceof Error ? error.message : String(error)})`;
     return { ok: false, result: refused(`${why}. Give the out_dir of a batch submitted with engine "batch_api".`) };
@@ -81,7 +83,7 @@ async function findManifest(args: z.infer<typeof batchStatusArguments>, workspac
   if (args.batch_id !== undefined && args.batch_id !== manifest.batch.id) {
     return { ok: false, result: refused(`${workspace.relative(file)} belongs to batch ${manifest.batch.id}, not ${args.batch_id}. Give only one of out_dir and batch_id, or the matching pair.`) };
   }
-  return { ok: true, file, manifest };
+  return { ok: true, file, manifest, text };
 }
 
 function countsLine(info: BatchInfo): string {
@@ -133,18 +135,23 @@ async function saveImage(b64: string, target: string, force: boolean, workspace:
   }
 }
 
-async function collect(found: { file: string; manifest: BatchManifest }, info: BatchInfo, ctx: ToolContext, workspace: Workspace): Promise<CallToolResult> {
+async function collect(found: { file: string; manifest: BatchManifest; text?: string }, info: BatchInfo, ctx: ToolContext, workspace: Workspace): Promise<CallToolResult> {
   const { manifest, file } = found;
   const { jobs, ...head } = manifest;
   const byNumber = new Map(jobs.map((job, index) => [job.number, index]));
   const writer = new ManifestWriter(workspace, file, () => ({ ...head, updated: new Date().toISOString(), summary: summarise(jobs.length, jobs.map(statusOf)) }), jobs.length);
-  jobs.forEach((job, index) => writer.set(index, () => ({ ...job })));
+  // Every job's entry as the file holds it: none is serialised again until it changes.
+  const seeded = found.text === undefined ? undefined : splitEntries(found.text, jobs.map((j) => j.number));
+  delete found.text;
+  if (seeded) writer.seed(seeded);
+  else jobs.forEach((job, index) => writer.set(index, () => ({ ...job })));
   const force = manifest.batch.force === true;
   const remote = batchApi(ctx.api, ctx.config.api.apiKey);
   const made = new Map<number, ImageFactsOut[]>();
   const warnings: string[] = [];
   let usage: UsageTotals = {};
   let lines = 0;
+  let lastWrite = Date.now();
   const total = info.request_counts?.total || jobs.length;
   const history: HistoryEntry[] = [];
 
@@ -204,8 +211,12 @@ async function collect(found: { file: string; manifest: BatchManifest }, info: B
     }
     writer.set(index!, () => ({ ...job }));
     // A cut-off collection resumes from the files on disk, so the manifest need not follow every
-    // line: each rewrite of a 5,000-job manifest is megabytes of garbage.
-    if (lines % MANIFEST_EVERY_LINES === 0) writer.write();
+    // line: it is brought up to date every few seconds (each rewrite is the whole manifest), and
+    // at the end.
+    if (Date.now() - lastWrite >= MANIFEST_EVERY_MS) {
+      lastWrite = Date.now();
+      writer.write();
+    }
     if (history.length >= 200) await appendHistory(workspace, history.splice(0)).catch(() => {});
     ctx.progress?.(lines, total, `${lines} of ${total} results read`).catch(() => {});
   };
@@ -279,7 +290,7 @@ function asBatchJob(job: ManifestJob, made: ImageFactsOut[] | undefined, workspa
   } as unknown as BatchJob;
 }
 
-const MANIFEST_EVERY_LINES = 500;
+const MANIFEST_EVERY_MS = 5000;
 
 /** Manifests being collected in this process: one collection of a batch at a time. */
 const collecting = new Set<string>();

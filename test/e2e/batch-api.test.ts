@@ -2,6 +2,7 @@
  * generate_batch with engine "batch_api" and batch_status, end to end through stdio against the
  * fake's Files and Batches APIs: submit, progress, collect, collect again, expired, restart, refusal.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Progress, Resource } from '@modelcontextprotocol/sdk/types.js';
@@ -296,6 +297,29 @@ describe('engine batch_api', () => {
     expect(summary.next).toMatch(/resume: true/);
 
     await expect(harness.server.client.readResource({ uri: 'imagegen://batch/batch_nope' })).rejects.toThrow(/No batch batch_nope was submitted from this workspace/);
+  }, 60_000);
+
+  it('the batch listing survives a hostile workspace: index lines pointing out, a FIFO or a foreign file as manifest, a manifest with a huge header', async () => {
+    const ws = harness.ws.dir;
+    await mkdir(path.join(ws, 'tmp/imagegen'), { recursive: true });
+    await mkdir(path.join(ws, 'fifo-batch'), { recursive: true });
+    execFileSync('mkfifo', [path.join(ws, 'fifo-batch', 'manifest.json')]);
+    await mkdir(path.join(ws, 'foreign-batch'), { recursive: true });
+    await writeFile(path.join(ws, 'foreign-batch', 'manifest.json'), JSON.stringify({ tool: 'generate_batch', version: 1, engine: 'direct', out_dir: 'foreign-batch', batch: { id: 'batch_foreign' }, jobs: [] }, null, 2));
+    await mkdir(path.join(ws, 'huge-batch'), { recursive: true });
+    await writeFile(path.join(ws, 'huge-batch', 'manifest.json'), `{\n  "tool": "generate_batch",\n  "engine": "batch_api",\n  "out_dir": "${'x'.repeat(200_000)}",\n  "batch": { "id": "batch_huge" },\n  "jobs": []\n}\n`);
+    const lines = ['../outside', '/etc', 'fifo-batch', 'foreign-batch', 'huge-batch'].map((dir, i) => JSON.stringify({ id: `batch_hostile${i}`, out_dir: dir }));
+    await writeFile(path.join(ws, 'tmp/imagegen/batch-api-index.jsonl'), `not json\n${lines.join('\n')}\n`, { flag: 'a' });
+    const resources: Resource[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await harness.server.client.listResources(cursor ? { cursor } : {});
+      resources.push(...page.resources);
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(resources.some((r) => r.name === 'huge-batch/manifest.json')).toBe(true);
+    expect(resources.filter((r) => r.uri.startsWith('imagegen://batch/batch_hostile') || /batch_(foreign|huge)/.test(r.uri))).toEqual([]);
+    await expect(harness.server.client.readResource({ uri: 'imagegen://batch/batch_foreign' })).rejects.toThrow(/No batch batch_foreign was submitted/);
   }, 60_000);
 
   it('batch_status without a batch names what to give', async () => {

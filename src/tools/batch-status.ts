@@ -100,13 +100,26 @@ async function existingImage(target: string, workspace: Workspace): Promise<Imag
   return { path: workspace.relative(target), width: facts.width, height: facts.height, format: facts.format, bytes: stat.size };
 }
 
+/**
+ * The buffer a collection decodes its images into, one after the other (lines are handled one at
+ * a time): thousands of results leave no trail of image-sized buffers for the collector.
+ */
+class DecodeBuffer {
+  private buffer = Buffer.alloc(0);
+  decode(b64: string): Buffer {
+    const most = Math.ceil((b64.length * 3) / 4);
+    if (this.buffer.length < most) this.buffer = Buffer.allocUnsafe(Math.max(most, this.buffer.length * 2));
+    return this.buffer.subarray(0, this.buffer.write(b64, 'base64'));
+  }
+}
+
 /** One image of an output line, checked from its header in a temp file, then linked into place. */
-async function saveImage(b64: string, target: string, force: boolean, workspace: Workspace): Promise<{ facts: ImageFactsOut; written: boolean }> {
+async function saveImage(b64: string, target: string, force: boolean, workspace: Workspace, decoder: DecodeBuffer): Promise<{ facts: ImageFactsOut; written: boolean }> {
   if (!force) {
     const there = await existingImage(target, workspace);
     if (there) return { facts: there, written: false }; // an earlier, interrupted collection saved it
   }
-  const bytes = Buffer.from(b64, 'base64');
+  const bytes = decoder.decode(b64);
   const temp = await workspace.tempFileFor(target);
   try {
     // Checked from the bytes in hand, before they reach the disk.
@@ -152,6 +165,7 @@ async function collect(found: { file: string; manifest: BatchManifest; text?: st
   let usage: UsageTotals = {};
   let lines = 0;
   let lastWrite = Date.now();
+  const decoder = new DecodeBuffer();
   const total = info.request_counts?.total || jobs.length;
   const history: HistoryEntry[] = [];
 
@@ -174,7 +188,7 @@ async function collect(found: { file: string; manifest: BatchManifest; text?: st
         for (const [i, b64] of line.images.entries()) {
           const target = job.files[i];
           if (target === undefined) break;
-          const out = await saveImage(b64, await workspace.resolveOutput(target, 'out'), force, workspace);
+          const out = await saveImage(b64, await workspace.resolveOutput(target, 'out'), force, workspace, decoder);
           saved.push(out.facts);
         }
         job.status = 'done';

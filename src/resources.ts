@@ -6,7 +6,8 @@
  * result linked to, or imagegen://workspace/<path> for a path relative to the workspace root.
  * Reads stay inside the workspace and serve only these kinds of file, judged by their content,
  * not their name: an image by its header, a manifest as this server's manifest, the history as
- * JSON lines (a `.env.png` or a foreign `manifest.json` is refused).
+ * JSON lines (a `.env.png` or a foreign `manifest.json` is refused). Batch API batches are listed
+ * and read as imagegen://batch/<id> (batch-gallery.ts).
  */
 import type { Dirent } from 'node:fs';
 import { promises as fs } from 'node:fs';
@@ -21,6 +22,7 @@ import {
   type ReadResourceResult,
   type Resource,
 } from '@modelcontextprotocol/sdk/types.js';
+import { batchUri, BATCH_URI_PREFIX, describeBatch, findBatch, readBatchHead, submittedManifests, type BatchHead } from './batch-gallery.js';
 import { imageFormatOfFile, mimeTypeOf } from './core/formats.js';
 import { DEFAULT_OUTPUT_DIR } from './core/paths.js';
 import { HISTORY_FILE, latestByPath, readHistory, type HistoryEntry } from './io/history.js';
@@ -50,6 +52,8 @@ interface GalleryEntry {
   mimeType: string;
   size: number;
   mtimeMs: number;
+  /** Set on the entry of a Batch API batch (listed beside its manifest, as imagegen://batch/<id>). */
+  batch?: BatchHead;
 }
 
 function kindOf(file: string): { kind: Kind; mimeType: string } | undefined {
@@ -102,6 +106,8 @@ async function collectGallery(workspace: Workspace, history: readonly HistoryEnt
       candidates.add(path.join(path.dirname(file), MANIFEST_NAME));
     }
   }
+  // Batch API batches are listed from submission on, before any image (or history line) exists.
+  for (const manifest of await submittedManifests(workspace)) candidates.add(manifest);
 
   const entries: GalleryEntry[] = [];
   const seen = new Set<string>();
@@ -139,7 +145,31 @@ function describe(entry: GalleryEntry, made: HistoryEntry | undefined): string {
   }
 }
 
+/** Each Batch API manifest's batch, as an entry of its own beside the manifest (only the manifest's head is read). */
+async function withBatches(entries: GalleryEntry[]): Promise<GalleryEntry[]> {
+  const batches = await Promise.all(
+    entries.map(async (entry) => {
+      if (entry.kind !== 'manifest') return undefined;
+      const head = await readBatchHead(entry.file);
+      return head ? { ...entry, rel: `${entry.rel}#batch`, mimeType: 'application/json', batch: head } : undefined;
+    }),
+  );
+  const all = [...entries, ...batches.filter((b) => b !== undefined)];
+  return all.sort((a, b) => b.mtimeMs - a.mtimeMs || (a.rel < b.rel ? -1 : a.rel > b.rel ? 1 : 0));
+}
+
 function toResource(entry: GalleryEntry, made: HistoryEntry | undefined): Resource {
+  if (entry.batch) {
+    return {
+      uri: batchUri(entry.batch.id),
+      name: `batch ${entry.batch.id}`,
+      title: `Batch API batch ${entry.batch.id}`,
+      description: clip(describeBatch(entry.batch), DESCRIPTION_CHARS),
+      mimeType: 'application/json',
+      annotations: { lastModified: new Date(entry.mtimeMs).toISOString() },
+      _meta: { status: entry.batch.status, manifest: entry.rel.slice(0, -'#batch'.length) },
+    };
+  }
   const resource: Resource = {
     uri: pathToFileURL(entry.file).href,
     name: entry.rel,
@@ -288,13 +318,22 @@ async function checkContent(kind: Kind, bytes: Buffer): Promise<{ problem: strin
   }
 }
 
+/** A batch's summary, from the newest manifest in the gallery that names it (no API call). */
+async function readBatch(uri: string, raw: string, options: ResourceOptions): Promise<ReadResourceResult> {
+  const workspace = await readableWorkspace(options);
+  const manifests = (await collectGallery(workspace, await readHistory(workspace))).filter((e) => e.kind === 'manifest');
+  const found = await findBatch(manifests, raw);
+  if ('problem' in found) throw new McpError(found.notFound ? RESOURCE_NOT_FOUND : ErrorCode.InvalidParams, found.problem);
+  return { contents: [{ uri, mimeType: 'application/json', text: JSON.stringify(found.summary, null, 2) }] };
+}
+
 /** The paged gallery listing (resources/list). */
 export async function listGallery(options: ResourceOptions, cursor?: string): Promise<ListResourcesResult> {
   const workspace = await options.workspace();
   if (!workspace.writable) return { resources: [] };
   const history = await readHistory(workspace);
   const made = latestByPath(history);
-  const all = await collectGallery(workspace, history);
+  const all = await withBatches(await collectGallery(workspace, history));
   const remaining = cursor === undefined ? all : afterCursor(all, decodeCursor(cursor));
   const page = remaining.slice(0, options.pageSize);
   const result: ListResourcesResult = { resources: page.map((e) => toResource(e, made.get(e.rel))) };
@@ -348,6 +387,17 @@ export function registerResources(server: McpServer, options: ResourceOptions): 
       }
       return readGalleryFile(uri.href, rel, options);
     },
+  );
+
+  server.registerResource(
+    'batch',
+    new ResourceTemplate(`${BATCH_URI_PREFIX}{id}`, { list: undefined }),
+    {
+      title: 'Batch API batch',
+      description: 'A batch submitted with generate_batch engine "batch_api": its status, counts and cost as its manifest last recorded them, out_dir and manifest.',
+      mimeType: 'application/json',
+    },
+    async (uri, variables) => readBatch(uri.href, Array.isArray(variables.id) ? variables.id.join('/') : (variables.id ?? ''), options),
   );
 
   // The SDK lists every resource in one answer; the gallery can be large, so the listing is ours,

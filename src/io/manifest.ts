@@ -4,8 +4,9 @@
  * under way, or within MIN_INTERVAL_MS of the last one, are folded into the next write, so 25
  * jobs finishing together cost one rewrite, not 25; flush() writes the final state at once.
  * Each job's entry is serialised once per change, when the next write renders it, and kept as
- * bytes: a rewrite joins buffers, and no manifest-sized string (which the JS heap would keep in its
- * old generation until a full collection) is made every second of a long batch.
+ * bytes: a rewrite copies them piece by piece into one scratch buffer as the file is written, so
+ * neither a manifest-sized string (which the JS heap would keep in its old generation until a full
+ * collection) nor a manifest-sized buffer is made every second of a long batch.
  */
 import type { Workspace } from './workspace.js';
 
@@ -43,6 +44,16 @@ export class ManifestWriter {
     this.stale.set(index, entry);
   }
 
+  /**
+   * The entries as an earlier writer wrote them, one job's bytes each (see splitEntries): a
+   * collection starts from these rather than serialising every job again.
+   */
+  seed(entries: readonly Buffer[]): void {
+    entries.forEach((entry, index) => {
+      if (index < this.entries.length) this.entries[index] = entry;
+    });
+  }
+
   /** Asks for a write of the current state. */
   write(): void {
     this.dirty = true;
@@ -57,38 +68,51 @@ export class ManifestWriter {
     this.flushing = false;
   }
 
-  private render(): Buffer[] {
+  /**
+   * The manifest's bytes, made piece by piece as the file is written: at most one piece of about
+   * PIECE_BYTES exists at a time, never a copy of the whole manifest.
+   */
+  private render(): Iterable<Buffer> {
     for (const [index, entry] of this.stale) this.entries[index] = Buffer.from(JSON.stringify(entry(), null, 2).replace(/\n/g, '\n    '));
     this.stale.clear();
     const head = JSON.stringify({ ...this.header(), jobs: '__jobs__' }, null, 2);
     // `jobs` is the header's last key, so its placeholder is the last occurrence.
     const at = head.lastIndexOf(JOBS_TOKEN);
-    const parts: Buffer[] = [Buffer.from(head.slice(0, at))];
-    if (this.entries.length === 0) {
-      parts.push(Buffer.from('[]'));
-    } else {
-      parts.push(Buffer.from('[\n    '));
-      this.entries.forEach((entry, i) => {
-        if (i > 0) parts.push(SEPARATOR);
-        parts.push(entry);
-      });
-      parts.push(Buffer.from('\n  ]'));
-    }
-    parts.push(Buffer.from(`${head.slice(at + JOBS_TOKEN.length)}\n`));
-    const pieces: Buffer[] = [];
-    let group: Buffer[] = [];
-    let size = 0;
-    for (const part of parts) {
-      if (size + part.length > PIECE_BYTES && group.length > 0) {
-        pieces.push(Buffer.concat(group, size));
-        group = [];
-        size = 0;
+    // A snapshot of the list: entries set while the file is written go to the next write.
+    const entries = [...this.entries];
+    function* parts(): Generator<Buffer> {
+      yield Buffer.from(head.slice(0, at));
+      if (entries.length === 0) {
+        yield Buffer.from('[]');
+      } else {
+        yield Buffer.from('[\n    ');
+        for (let i = 0; i < entries.length; i++) {
+          if (i > 0) yield SEPARATOR;
+          yield entries[i]!;
+        }
+        yield Buffer.from('\n  ]');
       }
-      group.push(part);
-      size += part.length;
+      yield Buffer.from(`${head.slice(at + JOBS_TOKEN.length)}\n`);
     }
-    if (group.length > 0) pieces.push(Buffer.concat(group, size));
-    return pieces;
+    // One scratch buffer for every piece: the file is written piece by piece (writeFile awaits each
+    // write before it asks for the next), so a rewrite leaves no manifest-sized garbage behind.
+    const scratch = Buffer.allocUnsafe(PIECE_BYTES);
+    return (function* pieces(): Generator<Buffer> {
+      let size = 0;
+      for (const part of parts()) {
+        if (size + part.length > PIECE_BYTES && size > 0) {
+          yield scratch.subarray(0, size);
+          size = 0;
+        }
+        if (part.length > PIECE_BYTES) {
+          yield part; // an entry larger than a piece goes as it is
+          continue;
+        }
+        part.copy(scratch, size);
+        size += part.length;
+      }
+      if (size > 0) yield scratch.subarray(0, size);
+    })();
   }
 
   private async loop(): Promise<void> {
@@ -117,4 +141,25 @@ export class ManifestWriter {
     }
     this.writing = undefined;
   }
+}
+
+/**
+ * The jobs of a manifest this writer wrote, as the bytes of each entry (the list is indented 4
+ * spaces and JSON strings hold no raw newline, so entries part at "\n    },\n    {"), or
+ * undefined when the text is not laid out that way or an entry is not the job with its number.
+ */
+export function splitEntries(text: string, numbers: readonly number[]): Buffer[] | undefined {
+  const open = '\n  "jobs": [\n    ';
+  const start = text.indexOf(open);
+  const end = text.lastIndexOf('\n  ]');
+  if (start < 0 || end < start || numbers.length === 0) return undefined;
+  const parts = text.slice(start + open.length, end).split('\n    },\n    {');
+  if (parts.length !== numbers.length) return undefined;
+  const entries: Buffer[] = [];
+  for (const [i, part] of parts.entries()) {
+    const entry = `${i > 0 ? '{' : ''}${part}${i < parts.length - 1 ? '\n    }' : ''}`;
+    if (!entry.startsWith(`{\n      "number": ${numbers[i]},`)) return undefined;
+    entries.push(Buffer.from(entry));
+  }
+  return entries;
 }

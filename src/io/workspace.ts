@@ -359,7 +359,7 @@ export class Workspace {
    * Writes `bytes` (one buffer, or pieces written in order) at `target` atomically (a temp file,
    * then placeFile's rules); no partial file on failure.
    */
-  async saveFile(target: string, bytes: Uint8Array | readonly Uint8Array[], options: SaveOptions = {}): Promise<SavedFile> {
+  async saveFile(target: string, bytes: Uint8Array | Iterable<Uint8Array>, options: SaveOptions = {}): Promise<SavedFile> {
     const temp = await this.tempFileFor(target);
     try {
       await fs.writeFile(temp, bytes, { flag: NEW_FILE_FLAGS });

@@ -19,7 +19,7 @@ import {
   customId,
   requestLine,
 } from '../core/batch-api.js';
-import { jobName } from '../core/batch.js';
+import { jobName, summarise } from '../core/batch.js';
 import { formatUsd, projectSpend } from '../core/cost.js';
 import { TMP_DIR } from '../core/paths.js';
 import type { Problem } from '../core/problems.js';
@@ -139,6 +139,8 @@ export async function submitBatchApi(jobs: BatchJob[], manifestFile: string, arg
       ...(estimatedUsd !== undefined ? { estimated_cost_usd: estimatedUsd } : {}),
       collected: false,
     },
+    // Counts in the header, so the gallery lists the batch from the manifest's first lines.
+    summary: summarise(jobs.length, jobs.map((j) => (j.skip ? 'skipped' : undefined))),
   };
   const manifest = new ManifestWriter(workspace, manifestFile, () => header, jobs.length);
   for (const [index, job] of jobs.entries()) {
@@ -205,18 +207,23 @@ async function appendIndex(workspace: Workspace, id: string, outDir: string): Pr
   await fs.appendFile(file, `${JSON.stringify({ id, out_dir: outDir })}\n`);
 }
 
-/** The out_dir a batch id was submitted from, per the index; undefined when unknown. */
-export async function outDirOfBatch(workspace: Workspace, id: string): Promise<string | undefined> {
+/** Every batch submitted from this workspace, per the index (a later line for the same id wins). */
+export async function submittedBatches(workspace: Workspace): Promise<Map<string, string>> {
   const file = await workspace.resolveOutput(BATCH_INDEX_FILE, 'index');
   const text = await fs.readFile(file, 'utf8').catch(() => '');
-  let found: string | undefined;
+  const batches = new Map<string, string>();
   for (const line of text.split('\n')) {
     try {
       const entry = JSON.parse(line) as { id?: unknown; out_dir?: unknown };
-      if (entry.id === id && typeof entry.out_dir === 'string') found = entry.out_dir;
+      if (typeof entry.id === 'string' && typeof entry.out_dir === 'string') batches.set(entry.id, entry.out_dir);
     } catch {
       // a torn line: skip it
     }
   }
-  return found;
+  return batches;
+}
+
+/** The out_dir a batch id was submitted from, per the index; undefined when unknown. */
+export async function outDirOfBatch(workspace: Workspace, id: string): Promise<string | undefined> {
+  return (await submittedBatches(workspace)).get(id);
 }

@@ -16,7 +16,7 @@ import { costFromUsage, roundUsd } from '../core/cost.js';
 import { BatchApiError, batchApi, type BatchInfo } from '../io/batch-api.js';
 import { appendHistory, type HistoryEntry } from '../io/history.js';
 import { inspectImage } from '../io/images.js';
-import { ManifestWriter } from '../io/manifest.js';
+import { ManifestWriter, splitEntries } from '../io/manifest.js';
 import { previewFiles } from '../io/preview.js';
 import { WorkspaceError, type Workspace } from '../io/workspace.js';
 import { failed, refused, ResultBuilder, type ImageFactsOut } from '../results.js';
@@ -56,7 +56,7 @@ interface BatchManifest {
   [key: string]: unknown;
 }
 
-type Found = { ok: true; file: string; manifest: BatchManifest } | { ok: false; result: CallToolResult };
+type Found = { ok: true; file: string; manifest: BatchManifest; text?: string } | { ok: false; result: CallToolResult };
 
 async function findManifest(args: z.infer<typeof batchStatusArguments>, workspace: Workspace): Promise<Found> {
   let outDir = args.out_dir;
@@ -67,9 +67,11 @@ async function findManifest(args: z.infer<typeof batchStatusArguments>, workspac
   }
   let file: string;
   let manifest: BatchManifest;
+  let text: string;
   try {
     file = await workspace.resolveInput(path.join(outDir, MANIFEST_NAME), 'out_dir');
-    manifest = JSON.parse(await fs.readFile(file, 'utf8')) as BatchManifest;
+    text = await fs.readFile(file, 'utf8');
+    manifest = JSON.parse(text) as BatchManifest;
   } catch (error) {
     const why = error instanceof WorkspaceError ? error.message : `${path.join(outDir, MANIFEST_NAME)} could not be read (${error instanceof Error ? error.message : String(error)})`;
     return { ok: false, result: refused(`${why}. Give the out_dir of a batch submitted with engine "batch_api".`) };
@@ -80,7 +82,7 @@ async function findManifest(args: z.infer<typeof batchStatusArguments>, workspac
   if (args.batch_id !== undefined && args.batch_id !== manifest.batch.id) {
     return { ok: false, result: refused(`${workspace.relative(file)} belongs to batch ${manifest.batch.id}, not ${args.batch_id}. Give only one of out_dir and batch_id, or the matching pair.`) };
   }
-  return { ok: true, file, manifest };
+  return { ok: true, file, manifest, text };
 }
 
 function countsLine(info: BatchInfo): string {
@@ -97,13 +99,26 @@ async function existingImage(target: string, workspace: Workspace): Promise<Imag
   return { path: workspace.relative(target), width: facts.width, height: facts.height, format: facts.format, bytes: stat.size };
 }
 
+/**
+ * The buffer a collection decodes its images into, one after the other (lines are handled one at
+ * a time): thousands of results leave no trail of image-sized buffers for the collector.
+ */
+class DecodeBuffer {
+  private buffer = Buffer.alloc(0);
+  decode(b64: string): Buffer {
+    const most = Math.ceil((b64.length * 3) / 4);
+    if (this.buffer.length < most) this.buffer = Buffer.allocUnsafe(Math.max(most, this.buffer.length * 2));
+    return this.buffer.subarray(0, this.buffer.write(b64, 'base64'));
+  }
+}
+
 /** One image of an output line, checked from its header in a temp file, then linked into place. */
-async function saveImage(b64: string, target: string, force: boolean, workspace: Workspace): Promise<{ facts: ImageFactsOut; written: boolean }> {
+async function saveImage(b64: string, target: string, force: boolean, workspace: Workspace, decoder: DecodeBuffer): Promise<{ facts: ImageFactsOut; written: boolean }> {
   if (!force) {
     const there = await existingImage(target, workspace);
     if (there) return { facts: there, written: false }; // an earlier, interrupted collection saved it
   }
-  const bytes = Buffer.from(b64, 'base64');
+  const bytes = decoder.decode(b64);
   const temp = await workspace.tempFileFor(target);
   try {
     // Checked from the bytes in hand, before they reach the disk.
@@ -132,18 +147,24 @@ async function saveImage(b64: string, target: string, force: boolean, workspace:
   }
 }
 
-async function collect(found: { file: string; manifest: BatchManifest }, info: BatchInfo, ctx: ToolContext, workspace: Workspace): Promise<CallToolResult> {
+async function collect(found: { file: string; manifest: BatchManifest; text?: string }, info: BatchInfo, ctx: ToolContext, workspace: Workspace): Promise<CallToolResult> {
   const { manifest, file } = found;
   const { jobs, ...head } = manifest;
   const byNumber = new Map(jobs.map((job, index) => [job.number, index]));
   const writer = new ManifestWriter(workspace, file, () => ({ ...head, updated: new Date().toISOString(), summary: summarise(jobs.length, jobs.map(statusOf)) }), jobs.length);
-  jobs.forEach((job, index) => writer.set(index, () => ({ ...job })));
+  // Every job's entry as the file holds it: none is serialised again until it changes.
+  const seeded = found.text === undefined ? undefined : splitEntries(found.text, jobs.map((j) => j.number));
+  delete found.text;
+  if (seeded) writer.seed(seeded);
+  else jobs.forEach((job, index) => writer.set(index, () => ({ ...job })));
   const force = manifest.batch.force === true;
   const remote = batchApi(ctx.api, ctx.config.api.apiKey);
   const made = new Map<number, ImageFactsOut[]>();
   const warnings: string[] = [];
   let usage: UsageTotals = {};
   let lines = 0;
+  let lastWrite = Date.now();
+  const decoder = new DecodeBuffer();
   const total = info.request_counts?.total || jobs.length;
   const history: HistoryEntry[] = [];
 
@@ -166,7 +187,7 @@ async function collect(found: { file: string; manifest: BatchManifest }, info: B
         for (const [i, b64] of line.images.entries()) {
           const target = job.files[i];
           if (target === undefined) break;
-          const out = await saveImage(b64, await workspace.resolveOutput(target, 'out'), force, workspace);
+          const out = await saveImage(b64, await workspace.resolveOutput(target, 'out'), force, workspace, decoder);
           saved.push(out.facts);
         }
         job.status = 'done';
@@ -203,8 +224,12 @@ async function collect(found: { file: string; manifest: BatchManifest }, info: B
     }
     writer.set(index!, () => ({ ...job }));
     // A cut-off collection resumes from the files on disk, so the manifest need not follow every
-    // line: each rewrite of a 5,000-job manifest is megabytes of garbage.
-    if (lines % MANIFEST_EVERY_LINES === 0) writer.write();
+    // line: it is brought up to date every few seconds (each rewrite is the whole manifest), and
+    // at the end.
+    if (Date.now() - lastWrite >= MANIFEST_EVERY_MS) {
+      lastWrite = Date.now();
+      writer.write();
+    }
     if (history.length >= 200) await appendHistory(workspace, history.splice(0)).catch(() => {});
     ctx.progress?.(lines, total, `${lines} of ${total} results read`).catch(() => {});
   };
@@ -232,7 +257,9 @@ async function collect(found: { file: string; manifest: BatchManifest }, info: B
     job.error = why[info.status] ?? `the batch ended ${info.status} without this job`;
     writer.set(index, () => ({ ...job }));
   });
-  Object.assign(manifest.batch, { status: info.status, output_file_id: info.output_file_id ?? null, error_file_id: info.error_file_id ?? null, collected: true, collected_at: new Date().toISOString() });
+  // The batch's whole cost (earlier partial collections included), for the gallery's listing.
+  const costUsd = roundUsd(jobs.reduce((sum, job) => sum + (job.cost_usd ?? 0), 0));
+  Object.assign(manifest.batch, { status: info.status, output_file_id: info.output_file_id ?? null, error_file_id: info.error_file_id ?? null, collected: true, collected_at: new Date().toISOString(), cost_usd: costUsd });
   head.batch = manifest.batch;
   writer.write();
   await writer.flush();
@@ -276,7 +303,7 @@ function asReportJob(job: ManifestJob, made: ImageFactsOut[] | undefined, worksp
   };
 }
 
-const MANIFEST_EVERY_LINES = 500;
+const MANIFEST_EVERY_MS = 5000;
 
 /** Manifests being collected in this process: one collection of a batch at a time. */
 const collecting = new Set<string>();

@@ -2,9 +2,10 @@
  * generate_batch with engine "batch_api" and batch_status, end to end through stdio against the
  * fake's Files and Batches APIs: submit, progress, collect, collect again, expired, restart, refusal.
  */
+import { execFileSync } from 'node:child_process';
 import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Progress } from '@modelcontextprotocol/sdk/types.js';
+import type { Progress, Resource } from '@modelcontextprotocol/sdk/types.js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { spawnServer, startHarness, textOf, type Harness } from '../helpers.js';
@@ -258,6 +259,67 @@ describe('engine batch_api', () => {
     expect(text).toMatch(/3 done, 0 failed/);
     expect(text).toMatch(/Warning: Skipped a line of the batch's files: a line of the batch file is not JSON/);
     expect(text).toMatch(/unknown custom_id "someone-else-1"/);
+  }, 60_000);
+
+  it('each batch is a gallery resource, listed with its status, counts and cost after submit and after collect, and readable', async () => {
+    const id = idOf(textOf(await submit('shelf/batch', jobs(3, 'fig'))));
+    const uri = `imagegen://batch/${id}`;
+    const listed = async () => {
+      const all: Resource[] = [];
+      let cursor: string | undefined;
+      do {
+        const page = await harness.server.client.listResources(cursor ? { cursor } : {});
+        all.push(...page.resources);
+        cursor = page.nextCursor;
+      } while (cursor);
+      return all.filter((r) => r.uri === uri);
+    };
+    const read = async () => JSON.parse(((await harness.server.client.readResource({ uri })).contents[0] as { text: string }).text) as Record<string, unknown>;
+
+    // Submitted: listed from the manifest's head (no API call), though no image exists yet.
+    const before = harness.fake.requests.length;
+    const [submitted] = await listed();
+    expect(harness.fake.requests.length).toBe(before);
+    expect(submitted!.mimeType).toBe('application/json');
+    expect(submitted!.description).toMatch(/validating when last checked, not collected yet\); 3 jobs: 0 done, 0 failed, 3 not collected; .*files in shelf\/batch\//);
+    expect(await read()).toMatchObject({ batch_id: id, status: 'validating', collected: false, counts: { jobs: 3, done: 0, pending: 3 }, out_dir: 'shelf/batch', manifest: 'shelf/batch/manifest.json' });
+
+    await harness.fake.batch.settle(id, 'expired', { outputs: 2 });
+    await harness.server.call('batch_status', { out_dir: 'shelf/batch' });
+    const manifest = await manifestOf('shelf/batch');
+    const cost = manifest.jobs.reduce((sum, j) => sum + (j.cost_usd ?? 0), 0);
+    expect(cost).toBeGreaterThan(0);
+    const [collected] = await listed();
+    expect(collected!.description).toMatch(/expired, collected\); 3 jobs: 2 done, 1 failed; cost \$[\d.]+ at batch prices/);
+    const summary = await read();
+    expect(summary).toMatchObject({ batch_id: id, status: 'expired', collected: true, counts: { jobs: 3, done: 2, failed: 1, pending: 0 }, out_dir: 'shelf/batch' });
+    expect(summary.cost_usd).toBeCloseTo(cost, 6);
+    expect(summary.next).toMatch(/resume: true/);
+
+    await expect(harness.server.client.readResource({ uri: 'imagegen://batch/batch_nope' })).rejects.toThrow(/No batch batch_nope was submitted from this workspace/);
+  }, 60_000);
+
+  it('the batch listing survives a hostile workspace: index lines pointing out, a FIFO or a foreign file as manifest, a manifest with a huge header', async () => {
+    const ws = harness.ws.dir;
+    await mkdir(path.join(ws, 'tmp/imagegen'), { recursive: true });
+    await mkdir(path.join(ws, 'fifo-batch'), { recursive: true });
+    execFileSync('mkfifo', [path.join(ws, 'fifo-batch', 'manifest.json')]);
+    await mkdir(path.join(ws, 'foreign-batch'), { recursive: true });
+    await writeFile(path.join(ws, 'foreign-batch', 'manifest.json'), JSON.stringify({ tool: 'generate_batch', version: 1, engine: 'direct', out_dir: 'foreign-batch', batch: { id: 'batch_foreign' }, jobs: [] }, null, 2));
+    await mkdir(path.join(ws, 'huge-batch'), { recursive: true });
+    await writeFile(path.join(ws, 'huge-batch', 'manifest.json'), `{\n  "tool": "generate_batch",\n  "engine": "batch_api",\n  "out_dir": "${'x'.repeat(200_000)}",\n  "batch": { "id": "batch_huge" },\n  "jobs": []\n}\n`);
+    const lines = ['../outside', '/etc', 'fifo-batch', 'foreign-batch', 'huge-batch'].map((dir, i) => JSON.stringify({ id: `batch_hostile${i}`, out_dir: dir }));
+    await writeFile(path.join(ws, 'tmp/imagegen/batch-api-index.jsonl'), `not json\n${lines.join('\n')}\n`, { flag: 'a' });
+    const resources: Resource[] = [];
+    let cursor: string | undefined;
+    do {
+      const page = await harness.server.client.listResources(cursor ? { cursor } : {});
+      resources.push(...page.resources);
+      cursor = page.nextCursor;
+    } while (cursor);
+    expect(resources.some((r) => r.name === 'huge-batch/manifest.json')).toBe(true);
+    expect(resources.filter((r) => r.uri.startsWith('imagegen://batch/batch_hostile') || /batch_(foreign|huge)/.test(r.uri))).toEqual([]);
+    await expect(harness.server.client.readResource({ uri: 'imagegen://batch/batch_foreign' })).rejects.toThrow(/No batch batch_foreign was submitted/);
   }, 60_000);
 
   it('batch_status without a batch names what to give', async () => {

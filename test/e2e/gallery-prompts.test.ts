@@ -112,9 +112,9 @@ describe('resources: the gallery', () => {
     expect(JSON.parse((manifest.contents[0] as { text: string }).text)).toEqual({ tool: 'generate_batch', version: 1, jobs: [] });
   });
 
-  it('lists both resource templates and completes paths', async () => {
+  it('lists the resource templates (files, paths, Batch API batches) and completes paths', async () => {
     const { resourceTemplates } = await server.client.listResourceTemplates();
-    expect(resourceTemplates.map((t) => t.uriTemplate).sort()).toEqual(['file://{+path}', 'imagegen://workspace/{+path}']);
+    expect(resourceTemplates.map((t) => t.uriTemplate).sort()).toEqual(['file://{+path}', 'imagegen://batch/{id}', 'imagegen://workspace/{+path}']);
     const completion = await server.client.complete({
       ref: { type: 'ref/resource', uri: 'imagegen://workspace/{+path}' },
       argument: { name: 'path', value: 'output/imagegen/boat' },

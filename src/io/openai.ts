@@ -20,7 +20,8 @@ export interface UploadFile {
 export interface ImageApiRequest {
   endpoint: Endpoint;
   prompt: string;
-  params: Record<string, string | number>;
+  /** Sent as given; `svg` is an object (multipart sends it as svg[model], svg[reasoning][effort]). */
+  params: Record<string, unknown>;
   images?: UploadFile[];
   mask?: UploadFile;
 }

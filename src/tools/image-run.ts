@@ -95,7 +95,10 @@ function describeUpload(image: InputImage) {
 }
 
 export function dryRunPayload(run: ImageRun): DryRunPayload {
-  const payload: DryRunPayload = { ...apiParameters(run.request.options), prompt: run.request.prompt };
+  const { svg, ...params } = apiParameters(run.request.options);
+  const payload: DryRunPayload = { ...(params as Record<string, string | number>), prompt: run.request.prompt };
+  // The svg object, as the JSON it is sent as (payload values are flat).
+  if (svg !== undefined) payload.svg = JSON.stringify(svg);
   if (run.images) payload.image = run.images.map(describeUpload);
   if (run.mask) payload.mask = describeUpload(run.mask);
   return payload;

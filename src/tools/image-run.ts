@@ -22,6 +22,7 @@ import { cleanUsage, failed, refused, type DryRunPayload, ResultBuilder, type Im
 import type { ToolContext } from './context.js';
 import { fileLine, PROMPT_KEPT_IN_HISTORY, reportText } from './report.js';
 import { saveImage } from './save-image.js';
+import { inspectSvgAnswer, reportGif, reportSvg } from './vector-motion.js';
 import {
   describeAlpha,
   nativeRefusalHint,
@@ -59,6 +60,8 @@ export interface ImageRun {
   notes?: string[];
   /** The `preview` argument: false leaves the picture out (default true). */
   preview?: boolean | undefined;
+  /** The `sanitize` argument: an SVG with active or external content gets a `-clean.svg` copy without it. */
+  sanitize?: boolean | undefined;
   /** The `max_cost_usd` argument: the spending cap for this call, instead of IMAGEGEN_MAX_COST_USD. */
   maxCostUsd?: number | undefined;
 }
@@ -259,7 +262,8 @@ export async function performImageRun(run: ImageRun, api: ImageApi, workspace: W
           { kind: 'malformed', message: `image ${image.index + 1} ${why}` },
           answer.attempts,
         );
-      const header = await inspectImage(image.file).catch(() => {
+      // An SVG is parsed by the check, never handed to librsvg by path.
+      const header = await (resolved.outputFormat === 'svg' ? inspectSvgAnswer(image.file) : inspectImage(image.file)).catch(() => {
         throw new ImageApiError(NOT_AN_IMAGE, { kind: 'malformed' }, answer.attempts);
       });
       const mismatch = headerMismatch(header, { size: resolved.size, outputFormat: resolved.outputFormat });
@@ -336,6 +340,7 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
   );
 
   const { saved } = answer;
+  const formatLines = await vectorMotionLines(run, saved, workspace);
 
   const images = saved.map((s) => s.facts);
   const structured: ImageResult = { ...baseResult(run, false), images, attempts: answer.attempts };
@@ -368,7 +373,7 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
           `Saved ${images.length} images with ${options.model}:`,
           ...images.map((image, i) => `${i + 1}. ${fileLine(image, image.alpha ? describeAlpha(image.alpha) : undefined)}`),
         ];
-  head.push(...whyLines(options), ...(run.notes ?? []));
+  head.push(...formatLines, ...whyLines(options), ...(run.notes ?? []));
   const tail = [cost.usd !== undefined ? `Cost: ${formatUsd(cost.usd)} (${cost.basis}).` : `Cost: unknown (${cost.reason}).`];
   if (preview) tail.push(describePreview(preview));
   const text = reportText({ head, prompt: run.request.prompt, promptKeptIn: PROMPT_KEPT_IN_HISTORY, tail, warnings: run.warnings, next: nextStep(saidPaths, preview !== undefined) });
@@ -385,6 +390,27 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
     }
   }
   return out.build(structured);
+}
+
+/** An SVG's check (and clean copy) or a GIF's frames, per saved file; a clean copy joins its file's links. */
+async function vectorMotionLines(run: ImageRun, saved: SavedImage[], workspace: Workspace): Promise<string[]> {
+  const lines: string[] = [];
+  for (const [i, image] of saved.entries()) {
+    const label = saved.length > 1 ? `${i + 1}. ` : '';
+    const file = image.files[0]!;
+    try {
+      if (image.facts.format === 'svg') {
+        const report = await reportSvg(file, workspace, { sanitize: run.sanitize ?? false, force: run.force });
+        lines.push(...report.lines.map((line, k) => (k === 0 ? label + line : line)));
+        image.files.push(...report.files);
+      } else if (image.facts.format === 'gif') {
+        lines.push(label + (await reportGif(file)));
+      }
+    } catch (error) {
+      run.warnings.push(`${image.facts.path} was saved, but it could not be checked: ${messageOf(error)}`);
+    }
+  }
+  return lines;
 }
 
 /** What an agent does after an image is made: look at it, then change it or keep it. */

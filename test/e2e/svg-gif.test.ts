@@ -1,0 +1,125 @@
+/**
+ * SVG and animated GIF output end to end: what the fake API answered is what is saved, the SVG's
+ * check names each hostile part, sanitize writes a copy without them, a GIF keeps its frames, and
+ * every refusal happens before any call, naming the fix.
+ */
+import { readFile, stat } from 'node:fs/promises';
+import path from 'node:path';
+import type { CallToolResult, ImageContent, ResourceLink } from '@modelcontextprotocol/sdk/types.js';
+import sharp from 'sharp';
+import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { checkSvg } from '../../src/core/svg.js';
+import { SVG_VARIANTS, type FakeImagesApi } from '../fake-images-api.js';
+import { startHarness, textOf, type Harness } from '../helpers.js';
+
+let harness: Harness;
+let fake: FakeImagesApi;
+let dir: string;
+
+const images = (r: CallToolResult) => r.content.filter((b): b is ImageContent => b.type === 'image');
+const links = (r: CallToolResult) => r.content.filter((b): b is ResourceLink => b.type === 'resource_link');
+const generations = () => fake.requests.filter((r) => r.path === '/v1/images/generations');
+
+beforeAll(async () => {
+  harness = await startHarness({ env: { IMAGEGEN_TODAY: '2026-12-02' } });
+  ({ fake } = harness);
+  dir = harness.ws.dir;
+});
+afterAll(async () => {
+  await harness?.close();
+});
+beforeEach(() => fake.reset());
+
+const call = (name: string, args: Record<string, unknown>) => harness.server.client.callTool({ name, arguments: args }) as Promise<CallToolResult>;
+
+describe('svg', () => {
+  it('saves the answer byte-identical as .svg, previews it, and reports a clean file as clean', async () => {
+    const result = await call('generate', { prompt: 'a check mark icon', model: 'gpt-image-2.6-flare', output_format: 'svg', out: 'icons/done.svg' });
+    const text = textOf(result);
+    expect(result.isError ?? false, text).toBe(false);
+    const saved = await readFile(path.join(dir, 'icons/done.svg'), 'utf8');
+    expect(saved).toBe(SVG_VARIANTS.clean);
+    expect(text).toContain('SVG check: clean');
+    expect(text).toContain('viewBox 0 0 24 24');
+    expect(text).toContain('10 elements');
+    expect(text).not.toContain('<svg');
+    const [preview] = images(result);
+    const meta = await sharp(Buffer.from(preview!.data, 'base64')).metadata();
+    expect(meta.format).toBe('webp');
+    expect(meta.width).toBeGreaterThan(24);
+    expect(links(result).map((l) => l.mimeType)).toEqual(['image/svg+xml']);
+    expect(generations()[0]?.body).toMatchObject({ output_format: 'svg', model: 'gpt-image-2.6-flare' });
+    expect(generations()[0]?.body.svg).toBeUndefined();
+  });
+
+  it('sends svg_model and svg_effort as the svg object', async () => {
+    const result = await call('generate', { prompt: 'a logo', model: 'gpt-image-2.6-sunburst', output_format: 'svg', svg_model: 'gpt-5.2-codex', svg_effort: 'low', out: 'logo.svg' });
+    expect(result.isError ?? false, textOf(result)).toBe(false);
+    expect(generations()[0]?.body.svg).toEqual({ model: 'gpt-5.2-codex', reasoning: { effort: 'low' } });
+  });
+
+  for (const [variant, name] of [['script', 'script: <script>'], ['onload', 'event-handler: onload'], ['external_href', 'external-href']] as const) {
+    it(`names the ${variant} variant, and sanitize writes a clean copy that parses and renders`, async () => {
+      fake.inject({ fault: { kind: 'svg_variant', variant } });
+      const out = `hostile/${variant}.svg`;
+      const result = await call('generate', { prompt: 'an icon', model: 'gpt-image-2.6-flare', output_format: 'svg', out, sanitize: true });
+      const text = textOf(result);
+      expect(result.isError ?? false, text).toBe(false);
+      expect(text).toContain(name);
+      expect(text).toContain(`Clean copy: hostile/${variant}-clean.svg`);
+      expect(await readFile(path.join(dir, out), 'utf8')).toBe(SVG_VARIANTS[variant]);
+      const clean = await readFile(path.join(dir, `hostile/${variant}-clean.svg`));
+      const check = checkSvg(clean);
+      expect(check.ok && check.findingsTotal).toBe(0);
+      const rendered = await sharp(clean).png().toBuffer();
+      expect((await sharp(rendered).metadata()).width).toBe(24);
+      expect(links(result).map((l) => l.name)).toContain(`hostile/${variant}-clean.svg`);
+    });
+  }
+
+  it('refuses svg on other models, n > 1 and output_compression before any call, naming the fix', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ model: 'gpt-image-2' }, /gpt-image-2\.6-sunburst and gpt-image-2\.6-flare/],
+      [{ model: 'gpt-image-2.6-flare', n: 2 }, /drop n/],
+      [{ model: 'gpt-image-2.6-flare', output_compression: 80 }, /leave it out/],
+      [{ model: 'gpt-image-2.6-flare', downscale_max_dim: 64 }, /drop downscale_max_dim/],
+    ];
+    for (const [args, fix] of cases) {
+      const result = await call('generate', { prompt: 'x', output_format: 'svg', ...args });
+      expect(result.isError, JSON.stringify(args)).toBe(true);
+      expect(textOf(result)).toMatch(fix);
+    }
+    expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('gif', () => {
+  it('saves the animated GIF with its frames and previews numbered frames', async () => {
+    const result = await call('generate', { prompt: 'a spinner', model: 'gpt-image-2.6-flare', output_format: 'gif', size: '720x720', frame_count: 16, frame_duration_ms: 80, out: 'anim/spin.gif' });
+    const text = textOf(result);
+    expect(result.isError ?? false, text).toBe(false);
+    const file = path.join(dir, 'anim/spin.gif');
+    const meta = await sharp(file, { animated: true }).metadata();
+    expect(meta).toMatchObject({ format: 'gif', pages: 16, pageHeight: 720, width: 720 });
+    expect((await stat(file)).size).toBeGreaterThan(0);
+    expect(text).toContain('GIF: 16 frames of 80 ms (1.28 s a loop), 720x720.');
+    expect(text).toMatch(/Preview: frames 1, 6, 11, 16 of 16 of the GIF, numbered/);
+    expect(links(result).map((l) => l.mimeType)).toEqual(['image/gif']);
+    expect(generations()[0]?.body).toMatchObject({ output_format: 'gif', frame_count: 16, frame_duration_ms: 80 });
+  });
+
+  it('refuses an oversized frame, output_compression and other models before any call, naming the fix', async () => {
+    const cases: Array<[Record<string, unknown>, RegExp]> = [
+      [{ model: 'gpt-image-2.6-flare', size: '960x960', frame_count: 16 }, /Use size 720x720/],
+      [{ model: 'gpt-image-2.6-flare', output_compression: 50 }, /leave it out/],
+      [{ model: 'gpt-image-2.5-flare' }, /gpt-image-2\.6-flare/],
+      [{ model: 'gpt-image-2.6-flare', frame_count: 40 }, /from 2 to 16/],
+    ];
+    for (const [args, fix] of cases) {
+      const result = await call('generate', { prompt: 'x', output_format: 'gif', ...args });
+      expect(result.isError, JSON.stringify(args)).toBe(true);
+      expect(textOf(result)).toMatch(fix);
+    }
+    expect(fake.requests).toHaveLength(0);
+  });
+});

@@ -13,7 +13,7 @@ import { apiParameters, type ResolvedRequest } from '../core/request.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
 import { appendHistory, type HistoryEntry } from '../io/history.js';
 import { inspectImage } from '../io/images.js';
-import { ImageApiError, type Endpoint, type ImageApi, type UploadFile, type Usage } from '../io/openai.js';
+import { ImageApiError, type Endpoint, type ImageApi, type SvgUsage, type UploadFile, type Usage } from '../io/openai.js';
 import { lifecycleOf } from '../io/lifecycle.js';
 import { LocalWriteError } from '../io/receive.js';
 import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
@@ -22,7 +22,7 @@ import { cleanUsage, failed, refused, type DryRunPayload, ResultBuilder, type Im
 import type { ToolContext } from './context.js';
 import { fileLine, PROMPT_KEPT_IN_HISTORY, reportText } from './report.js';
 import { saveImage } from './save-image.js';
-import { inspectSvgAnswer, reportGif, reportSvg } from './vector-motion.js';
+import { inspectSvgAnswer, reportGif, reportSvg, svgUsageLine } from './vector-motion.js';
 import {
   describeAlpha,
   nativeRefusalHint,
@@ -204,6 +204,7 @@ export interface ImageRunOutcome {
   attempts: number;
   durationMs: number;
   usage?: Usage;
+  svgUsage?: SvgUsage;
 }
 
 export interface PerformOptions {
@@ -284,6 +285,7 @@ export async function performImageRun(run: ImageRun, api: ImageApi, workspace: W
     for (const error of unsaved) run.warnings.push(`One image of the answer could not be saved: ${messageOf(error)}`);
     const outcome: ImageRunOutcome = { saved, attempts: answer.attempts, durationMs: answer.durationMs };
     if (answer.usage) outcome.usage = answer.usage;
+    if (answer.svgUsage) outcome.svgUsage = answer.svgUsage;
     return outcome;
   } finally {
     // After a failure: the temp files not yet placed.
@@ -375,6 +377,11 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
         ];
   head.push(...formatLines, ...whyLines(options), ...(run.notes ?? []));
   const tail = [cost.usd !== undefined ? `Cost: ${formatUsd(cost.usd)} (${cost.basis}).` : `Cost: unknown (${cost.reason}).`];
+  if (answer.svgUsage) {
+    const authoring = svgUsageLine(answer.svgUsage);
+    tail.push(authoring);
+    structured.cost_note = `${structured.cost_note ?? ''} ${authoring}`.trim();
+  }
   if (preview) tail.push(describePreview(preview));
   const text = reportText({ head, prompt: run.request.prompt, promptKeptIn: PROMPT_KEPT_IN_HISTORY, tail, warnings: run.warnings, next: nextStep(saidPaths, preview !== undefined) });
   const out = new ResultBuilder().line(text);

@@ -88,3 +88,13 @@ export async function reportGif(file: string): Promise<string> {
   const height = meta.pageHeight ?? meta.height ?? 0;
   return `GIF: ${describeGif({ frames, delaysMs: meta.delay ?? [], width: meta.width ?? 0, height })}.`;
 }
+
+/**
+ * svg_usage in one line. It is billed at the author model's rates, which this server's price table
+ * does not hold (it prices image models only), so the figure above leaves it out and says so.
+ */
+export function svgUsageLine(usage: { model: string; input_tokens?: number; output_tokens?: number; reasoning_tokens?: number }): string {
+  const n = (v: number | undefined) => (v ?? 0).toLocaleString('en-US');
+  const reasoning = usage.reasoning_tokens ? ` (${n(usage.reasoning_tokens)} reasoning)` : '';
+  return `SVG authoring: ${n(usage.input_tokens)} in, ${n(usage.output_tokens)} out${reasoning} tokens by ${usage.model}, billed at its rates; its price is not in this server's table, so the cost above leaves it out.`;
+}

@@ -56,6 +56,8 @@ describe('svg', () => {
     const result = await call('generate', { prompt: 'a logo', model: 'gpt-image-2.6-sunburst', output_format: 'svg', svg_model: 'gpt-5.2-codex', svg_effort: 'low', out: 'logo.svg' });
     expect(result.isError ?? false, textOf(result)).toBe(false);
     expect(generations()[0]?.body.svg).toEqual({ model: 'gpt-5.2-codex', reasoning: { effort: 'low' } });
+    // svg_usage is reported by its author model, and the cost says it leaves it out.
+    expect(textOf(result)).toMatch(/SVG authoring: [\d,]+ in, 2,400 out \(1,800 reasoning\) tokens by gpt-5\.2-codex.*not in this server's table/);
   });
 
   for (const [variant, name] of [['script', 'script: <script>'], ['onload', 'event-handler: onload'], ['external_href', 'external-href']] as const) {
@@ -121,5 +123,26 @@ describe('gif', () => {
       expect(textOf(result)).toMatch(fix);
     }
     expect(fake.requests).toHaveLength(0);
+  });
+});
+
+describe('batch', () => {
+  it('saves a batch of SVG icons as .svg files and shows one contact sheet', async () => {
+    const result = await call('generate_batch', {
+      jobs: ['a home icon', 'a search icon', 'a settings icon'],
+      out_dir: 'icons',
+      model: 'gpt-image-2.6-flare',
+      output_format: 'svg',
+    });
+    const text = textOf(result);
+    expect(result.isError ?? false, text).toBe(false);
+    const saved = links(result).filter((l) => l.name.endsWith('.svg'));
+    expect(saved).toHaveLength(3);
+    for (const link of saved) expect(await readFile(path.join(dir, link.name), 'utf8')).toBe(SVG_VARIANTS.clean);
+    expect(saved.every((l) => l.mimeType === 'image/svg+xml')).toBe(true);
+    const sheets = images(result);
+    expect(sheets).toHaveLength(1);
+    expect((await sharp(Buffer.from(sheets[0]!.data, 'base64')).metadata()).format).toBe('webp');
+    expect(generations().every((r) => r.body.output_format === 'svg')).toBe(true);
   });
 });

@@ -423,6 +423,8 @@ async function vectorMotionLines(run: ImageRun, saved: SavedImage[], workspace: 
 /** What an agent does after an image is made: look at it, then change it or keep it. */
 function nextStep(paths: readonly string[], previewShown: boolean): string {
   const look = previewShown ? (paths.length === 1 ? 'check the preview' : 'compare the numbered previews') : `open ${paths.length === 1 ? 'the file' : 'the files'} to check ${paths.length === 1 ? 'it' : 'them'}`;
+  // The edit tool takes raster inputs only.
+  if (paths[0]?.toLowerCase().endsWith('.svg')) return `${look}; to change it, call generate (or edit the raster source) again with output_format svg and a changed prompt: an SVG is not an edit input.`;
   return `${look}; to change one, call edit with images ["${paths[0]}"] and say what to change (files are never overwritten).`;
 }
 

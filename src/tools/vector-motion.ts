@@ -18,9 +18,9 @@ const loadSvg = () => (svgModule ??= import('../core/svg.js'));
 /** Raster formats by their first bytes: those sharp may read from memory without fetching anything. */
 const RASTER_MAGIC = [[0x89, 0x50, 0x4e, 0x47], [0xff, 0xd8, 0xff], [0x47, 0x49, 0x46, 0x38], [0x52, 0x49, 0x46, 0x46]];
 
-/** A regular file's bytes, at most `max` (a FIFO or a larger file is refused, never waited on). */
+/** A regular file's bytes, at most `max` (a FIFO, a final symlink or a larger file is refused, never waited on). */
 async function readBounded(file: string, max: number): Promise<Buffer> {
-  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK);
+  const handle = await open(file, constants.O_RDONLY | constants.O_NONBLOCK | constants.O_NOFOLLOW);
   try {
     const stats = await handle.stat();
     if (!stats.isFile()) throw new Error('not a regular file');

@@ -146,3 +146,28 @@ describe('batch', () => {
     expect(generations().every((r) => r.body.output_format === 'svg')).toBe(true);
   });
 });
+
+describe('edit', () => {
+  it('turns a raster sketch into an SVG, sending the svg object in the multipart form', async () => {
+    const { mkdir } = await import('node:fs/promises');
+    await mkdir(path.join(dir, 'sketch'), { recursive: true });
+    await sharp({ create: { width: 256, height: 256, channels: 3, background: '#ffffff' } }).png().toFile(path.join(dir, 'sketch/logo.png'));
+    const result = await call('edit', { images: ['sketch/logo.png'], prompt: 'the same logo as a clean flat vector', model: 'gpt-image-2.6-sunburst', output_format: 'svg', svg_effort: 'high' });
+    const text = textOf(result);
+    expect(result.isError ?? false, text).toBe(false);
+    expect(text).toContain('output/imagegen/logo-edit.svg');
+    expect(text).toContain('an SVG is not an edit input');
+    expect(text).toContain('SVG check: clean');
+    const edits = fake.requests.filter((r) => r.path === '/v1/images/edits');
+    expect(edits[0]?.body).toMatchObject({ output_format: 'svg', 'svg[reasoning][effort]': 'high' });
+    const history = (await readFile(path.join(dir, 'output/imagegen/history.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l) as { path: string; format: string; params: Record<string, unknown> });
+    expect(history.at(-1)).toMatchObject({ path: 'output/imagegen/logo-edit.svg', format: 'svg', params: { output_format: 'svg', svg: { reasoning: { effort: 'high' } } } });
+  });
+
+  it('refuses a gif with a mask before any call, naming the fix', async () => {
+    const result = await call('edit', { images: ['sketch/logo.png'], mask: 'sketch/logo.png', prompt: 'animate it', model: 'gpt-image-2.6-flare', output_format: 'gif' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toContain('leave out mask');
+    expect(fake.requests).toHaveLength(0);
+  });
+});

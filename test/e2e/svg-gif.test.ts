@@ -171,3 +171,35 @@ describe('edit', () => {
     expect(fake.requests).toHaveLength(0);
   });
 });
+
+describe('hostile answers', () => {
+  const answer = (bytes: Buffer) => ({ kind: 'status' as const, status: 200, body: { created: 1, data: [{ b64_json: bytes.toString('base64') }], usage: { input_tokens: 1, output_tokens: 1, total_tokens: 2 } } });
+
+  it('refuses a PNG answered for an svg request, and XML that is not an SVG, saving nothing', async () => {
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#000000' } }).png().toBuffer();
+    const cases: Array<[Buffer, RegExp]> = [
+      [png, /it is PNG, not the SVG that was requested/],
+      [Buffer.from('<?xml version="1.0"?><html><body onload="x()"/></html>'), /not an image/],
+    ];
+    for (const [bytes, why] of cases) {
+      fake.inject({ fault: answer(bytes) });
+      const result = await call('generate', { prompt: 'x', model: 'gpt-image-2.6-flare', output_format: 'svg', out: 'bad/answer.svg' });
+      expect(result.isError).toBe(true);
+      expect(textOf(result)).toMatch(why);
+      await expect(stat(path.join(dir, 'bad/answer.svg'))).rejects.toThrow();
+    }
+  });
+});
+
+describe('gallery', () => {
+  it('serves a saved SVG as image/svg+xml text, and refuses an .svg that is not one', async () => {
+    const { writeFile, mkdir } = await import('node:fs/promises');
+    await mkdir(path.join(dir, 'gallery'), { recursive: true });
+    await writeFile(path.join(dir, 'gallery/ok.svg'), SVG_VARIANTS.clean);
+    await writeFile(path.join(dir, 'gallery/fake.svg'), 'not xml at all');
+    const { pathToFileURL } = await import('node:url');
+    const read = await harness.server.client.readResource({ uri: pathToFileURL(path.join(dir, 'gallery/ok.svg')).href });
+    expect(read.contents[0]).toMatchObject({ mimeType: 'image/svg+xml', text: SVG_VARIANTS.clean });
+    await expect(harness.server.client.readResource({ uri: pathToFileURL(path.join(dir, 'gallery/fake.svg')).href })).rejects.toThrow(/is not served: it is named like an SVG/);
+  });
+});

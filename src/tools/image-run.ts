@@ -402,6 +402,9 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
 /** An SVG's check (and clean copy) or a GIF's frames, per saved file; a clean copy joins its file's links. */
 async function vectorMotionLines(run: ImageRun, saved: SavedImage[], workspace: Workspace): Promise<string[]> {
   const lines: string[] = [];
+  if (run.sanitize && run.request.options.outputFormat !== 'svg') {
+    run.warnings.push('sanitize cleans SVG output only (set output_format to svg); nothing was cleaned.');
+  }
   for (const [i, image] of saved.entries()) {
     const label = saved.length > 1 ? `${i + 1}. ` : '';
     const file = image.files[0]!;

@@ -97,7 +97,7 @@ describe('svg', () => {
 
 describe('gif', () => {
   it('saves the animated GIF with its frames and previews numbered frames', async () => {
-    const result = await call('generate', { prompt: 'a spinner', model: 'gpt-image-2.6-flare', output_format: 'gif', size: '720x720', frame_count: 16, frame_duration_ms: 80, out: 'anim/spin.gif' });
+    const result = await call('generate', { prompt: 'a spinner', model: 'gpt-image-2.6-flare', output_format: 'gif', size: '720x720', frame_count: 16, frame_duration_ms: 80, out: 'anim/spin.gif', sanitize: true });
     const text = textOf(result);
     expect(result.isError ?? false, text).toBe(false);
     const file = path.join(dir, 'anim/spin.gif');
@@ -105,6 +105,7 @@ describe('gif', () => {
     expect(meta).toMatchObject({ format: 'gif', pages: 16, pageHeight: 720, width: 720 });
     expect((await stat(file)).size).toBeGreaterThan(0);
     expect(text).toContain('GIF: 16 frames of 80 ms (1.28 s a loop), 720x720.');
+    expect(text).toContain('sanitize cleans SVG output only');
     expect(text).toMatch(/Preview: frames 1, 6, 11, 16 of 16 of the GIF, numbered/);
     expect(links(result).map((l) => l.mimeType)).toEqual(['image/gif']);
     expect(generations()[0]?.body).toMatchObject({ output_format: 'gif', frame_count: 16, frame_duration_ms: 80 });

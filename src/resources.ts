@@ -240,7 +240,7 @@ async function readGalleryFile(uri: string, userPath: string, options: ResourceO
   if (!kind) {
     throw new McpError(
       ErrorCode.InvalidParams,
-      `${workspace.relative(real)} is not served: resources are images (png, jpeg, webp, gif), batch manifests (manifest.json) and the history (${HISTORY_FILE}).`,
+      `${workspace.relative(real)} is not served: resources are images (png, jpeg, webp, gif, svg), batch manifests (manifest.json) and the history (${HISTORY_FILE}).`,
     );
   }
   const name = workspace.relative(real);
@@ -259,14 +259,22 @@ async function readGalleryFile(uri: string, userPath: string, options: ResourceO
     }
     throw new McpError(ErrorCode.InvalidParams, `${name} is not served: ${error.message.replace(`${real} `, 'it ')}`);
   }
-  const checked = await checkContent(kind.kind, bytes);
+  // An SVG is text and code: parsed by the check (never by librsvg), served as the text it is.
+  const checked = imageFormatOfFile(real) === 'svg' ? await checkSvgContent(bytes) : await checkContent(kind.kind, bytes);
   if ('problem' in checked) throw new McpError(ErrorCode.InvalidParams, `${name} is not served: ${checked.problem}`);
   // An image goes with the type its header says (a jpeg named .png is a jpeg).
   const content =
-    kind.kind === 'image'
+    kind.kind === 'image' && checked.mimeType !== 'image/svg+xml'
       ? { uri, mimeType: checked.mimeType ?? kind.mimeType, blob: bytes.toString('base64') }
       : { uri, mimeType: kind.mimeType, text: bytes.toString('utf8') };
   return { contents: [content] };
+}
+
+/** An SVG is served when it parses as one (what it contains is the saving call's report). */
+async function checkSvgContent(bytes: Buffer): Promise<{ problem: string } | { mimeType?: string }> {
+  const { checkSvg } = await import('./core/svg.js');
+  const verdict = checkSvg(bytes);
+  return verdict.ok ? { mimeType: 'image/svg+xml' } : { problem: `it is named like an SVG, but ${verdict.reason.replace(/^The file /, 'it ')}` };
 }
 
 /** MIME types of the image formats served, by sharp's name for them. */

@@ -523,3 +523,45 @@ describe("today's models (2026-12-02)", () => {
     expect(today.requests.map((r) => r.status)).toEqual([503, 200, 500]);
   });
 });
+
+describe('svg and gif (gpt-image-2.6)', () => {
+  it('answers svg with a real SVG document and svg_usage, a hostile variant when a fault asks', async () => {
+    const res = (await client.images.generate({ model: 'gpt-image-2.6-flare', prompt: 'a check icon', output_format: 'svg', svg: { model: 'gpt-5.2-codex-mini', reasoning: { effort: 'low' } } } as never)) as unknown as Record<string, unknown> & { data: Array<{ b64_json: string }> };
+    const svg = decode(res.data[0]?.b64_json).toString('utf8');
+    expect(svg).toContain('<svg');
+    expect((await sharp(Buffer.from(svg)).metadata()).format).toBe('svg');
+    expect(res.svg_usage).toMatchObject({ model: 'gpt-5.2-codex-mini', output_tokens: 2400 });
+    expect(fake.requests[0]?.body.svg).toEqual({ model: 'gpt-5.2-codex-mini', reasoning: { effort: 'low' } });
+    for (const [variant, mark] of [['script', '<script'], ['onload', 'onload='], ['external_href', 'https://']] as const) {
+      fake.inject({ fault: { kind: 'svg_variant', variant } });
+      const hostile = await client.images.generate({ model: 'gpt-image-2.6-sunburst', prompt: 'x', output_format: 'svg' } as never);
+      expect(decode(hostile.data?.[0]?.b64_json).toString('utf8')).toContain(mark);
+    }
+  });
+
+  it('answers gif with a real animated GIF of frame_count frames', async () => {
+    const res = await client.images.generate({ model: 'gpt-image-2.6-flare', prompt: 'a spinner', output_format: 'gif', size: '720x720', frame_count: 16, frame_duration_ms: 80 } as never);
+    const meta = await sharp(decode(res.data?.[0]?.b64_json), { animated: true }).metadata();
+    expect(meta).toMatchObject({ format: 'gif', width: 720, pages: 16, pageHeight: 720 });
+    expect(meta.delay?.[0]).toBe(80);
+  });
+
+  it('refuses svg and gif where the API does', async () => {
+    const cases: Array<[Record<string, unknown>, string, string]> = [
+      [{ model: 'gpt-image-2', output_format: 'svg' }, 'output_format', 'invalid_value'],
+      [{ model: 'gpt-image-2.5-sunburst', output_format: 'gif' }, 'output_format', 'invalid_value'],
+      [{ model: 'gpt-image-2.6-flare', output_format: 'svg', n: 2 }, 'n', 'invalid_value'],
+      [{ model: 'gpt-image-2.6-flare', output_format: 'svg', output_compression: 50 }, 'output_compression', 'invalid_value'],
+      [{ model: 'gpt-image-2.6-flare', output_format: 'gif', output_compression: 50 }, 'output_compression', 'invalid_value'],
+      [{ model: 'gpt-image-2.6-flare', output_format: 'gif', frame_count: 17 }, 'frame_count', 'integer_above_max_value'],
+      [{ model: 'gpt-image-2.6-flare', output_format: 'gif', frame_count: 16, size: '960x960' }, 'size', 'invalid_value'],
+      [{ model: 'gpt-image-2.6-flare', output_format: 'png', frame_count: 4 }, 'frame_count', 'invalid_value'],
+      [{ model: 'gpt-image-2.6-flare', output_format: 'png', svg: { model: 'x' } }, 'svg', 'invalid_value'],
+    ];
+    for (const [body, param, code] of cases) {
+      const err = await caught(client.images.generate({ prompt: 'x', ...body } as never));
+      const e = err as InstanceType<typeof OpenAI.BadRequestError>;
+      expect({ status: e.status, param: e.param, code: e.code }, JSON.stringify(body)).toEqual({ status: 400, param, code });
+    }
+  });
+});

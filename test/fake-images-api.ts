@@ -21,6 +21,7 @@ import type { AddressInfo } from 'node:net';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as delay } from 'node:timers/promises';
 import sharp from 'sharp';
+import { EXTERNAL_HREF_SVG, ICON_SVG, ONLOAD_SVG, SCRIPT_SVG, animatedGif } from './fixtures/svg-gif.js';
 
 // ---------------------------------------------------------------------------------------------
 // Public types
@@ -59,7 +60,13 @@ export type Fault =
   | { kind: 'malformed' }
   /** Answers normally but ignores a key colour asked in the prompt (a model not following it). */
   | { kind: 'ignore_key_color' }
+  /** Answers an svg request normally, but with a hostile document (a model told to make an "interactive" icon). */
+  | { kind: 'svg_variant'; variant: SvgVariant }
   | { kind: 'status'; status: number; body?: unknown; headers?: Record<string, string> };
+
+/** The SVG documents the fake can answer with: the clean icon, or one with active or external content. */
+export const SVG_VARIANTS = { clean: ICON_SVG, script: SCRIPT_SVG, onload: ONLOAD_SVG, external_href: EXTERNAL_HREF_SVG } as const;
+export type SvgVariant = keyof typeof SVG_VARIANTS;
 
 export interface FaultRule {
   fault: Fault;
@@ -219,8 +226,13 @@ const GENERATION_PARAMS = new Set([
   'stream',
   'partial_images',
   'complexity',
+  // gpt-image-2.6 only: the SVG author model, and animated GIF frames.
+  'svg',
+  'frame_count',
+  'frame_duration_ms',
 ]);
-const EDIT_PARAMS = new Set([...GENERATION_PARAMS, 'image', 'image[]', 'mask', 'input_fidelity']);
+// Multipart sends the svg object as bracketed fields (the SDK's form encoding).
+const EDIT_PARAMS = new Set([...GENERATION_PARAMS, 'image', 'image[]', 'mask', 'input_fidelity', 'svg[model]', 'svg[reasoning][effort]']);
 const FILE_FIELDS = new Set(['image', 'image[]', 'mask']);
 const IMAGE_MIME_TYPES = ['image/png', 'image/jpeg', 'image/webp'];
 
@@ -351,7 +363,7 @@ class Params {
 // ---------------------------------------------------------------------------------------------
 
 type Endpoint = 'generations' | 'edits';
-type OutputFormat = 'png' | 'jpeg' | 'webp';
+type OutputFormat = 'png' | 'jpeg' | 'webp' | 'gif' | 'svg';
 
 interface Plan {
   endpoint: Endpoint;
@@ -368,7 +380,18 @@ interface Plan {
   partialImages: number;
   inputImages: number;
   outputTokensPerImage: number;
+  /** gif only. */
+  frameCount: number;
+  frameDurationMs: number;
+  /** svg only: the author model asked for (svg.model), else the default. */
+  svgModel: string;
 }
+
+/** Measured largest square GIF frame by frame count (2-9, 10-12, 13-16), as relays report it. */
+function gifMaxEdge(frames: number): number {
+  return frames <= 9 ? 960 : frames <= 12 ? 816 : 720;
+}
+const DEFAULT_SVG_MODEL = 'gpt-5.2-codex';
 
 function fmt(n: number): string {
   return n.toLocaleString('en-US');
@@ -512,7 +535,12 @@ async function validate(
   const size = p.string('size') ?? 'auto';
   let width = 1024;
   let height = 1024;
-  if (size !== 'auto') {
+  const gifSize = body.output_format === 'gif' ? /^(\d+)x(\d+)$/.exec(size) : null;
+  if (gifSize) {
+    // GIF frames are small: the still pixel minimum does not apply, multiples of 16 do.
+    [width, height] = [Number(gifSize[1]), Number(gifSize[2])];
+    if (width % 16 || height % 16 || width < 16 || height < 16) throw bad(`Invalid 'size': ${size}: both edges must be multiples of 16.`, 'size', 'invalid_value');
+  } else if (size !== 'auto') {
     if (rules.sizes === 'flexible') {
       [width, height] = checkFlexibleSize(size);
     } else {
@@ -538,8 +566,26 @@ async function validate(
   }
   const transparent = background === 'transparent';
 
-  const outputFormat = (p.oneOf('output_format', ['png', 'jpeg', 'webp']) ?? 'png') as OutputFormat;
+  const vectorOrMotion = (SNAPSHOTS[model] ?? model).startsWith('gpt-image-2.6');
+  const outputFormat = (p.oneOf('output_format', vectorOrMotion ? ['png', 'jpeg', 'webp', 'gif', 'svg'] : ['png', 'jpeg', 'webp']) ?? 'png') as OutputFormat;
   const compression = p.intInRange('output_compression', 0, 100);
+  if (compression !== undefined && (outputFormat === 'gif' || outputFormat === 'svg')) {
+    throw bad(`Invalid 'output_compression': compression is not supported for the ${outputFormat} output format.`, 'output_compression', 'invalid_value');
+  }
+  const svgFields = svgObject(body, multipart);
+  if (svgFields && outputFormat !== 'svg') throw bad("Invalid 'svg': only supported with output_format 'svg'.", 'svg', 'invalid_value');
+  if (outputFormat === 'svg' && n !== 1) {
+    throw bad(`Invalid 'n': svg output supports n=1 only, but got ${n}.`, 'n', 'invalid_value');
+  }
+  const frameCount = p.intInRange('frame_count', 2, 16);
+  const frameDuration = p.intInRange('frame_duration_ms', 10, 655_350);
+  if ((frameCount !== undefined || frameDuration !== undefined) && outputFormat !== 'gif') {
+    throw bad("Invalid 'frame_count': only supported with output_format 'gif'.", frameCount !== undefined ? 'frame_count' : 'frame_duration_ms', 'invalid_value');
+  }
+  if (outputFormat === 'gif' && size !== 'auto' && Math.max(width, height) > gifMaxEdge(frameCount ?? 9)) {
+    throw bad(`Invalid 'size': ${size} is too large for ${frameCount ?? 9} gif frames.`, 'size', 'invalid_value');
+  }
+  if (outputFormat === 'gif' && size === 'auto') [width, height] = [gifMaxEdge(frameCount ?? 9), gifMaxEdge(frameCount ?? 9)];
   if (compression !== undefined && outputFormat === 'png') {
     throw bad(
       "Invalid 'output_compression': compression is only supported for the jpeg and webp output formats, not png.",
@@ -563,6 +609,9 @@ async function validate(
   p.string('user');
   const stream = p.boolean('stream') ?? false;
   const partialImages = p.intInRange('partial_images', 0, 3) ?? 0;
+  if (stream && (outputFormat === 'gif' || outputFormat === 'svg')) {
+    throw bad(`Invalid 'stream': streaming is not supported for the ${outputFormat} output format.`, 'stream', 'invalid_value');
+  }
 
   // Edit inputs.
   let inputImages = 0;
@@ -605,6 +654,7 @@ async function validate(
       first ??= meta;
     }
     const mask = masks[0];
+    if (mask && outputFormat === 'gif') throw bad("Invalid 'mask': masks are not supported for the gif output format.", 'mask', 'invalid_value');
     if (mask && first) {
       const meta = await checkImageFile(mask, 'the mask');
       if (meta.format !== 'png') {
@@ -648,7 +698,34 @@ async function validate(
     partialImages,
     inputImages,
     outputTokensPerImage,
+    frameCount: frameCount ?? 9,
+    frameDurationMs: Math.max(10, Math.round((frameDuration ?? 200) / 10) * 10),
+    svgModel: svgFields?.model ?? DEFAULT_SVG_MODEL,
   };
+}
+
+/** The `svg` object (JSON) or its bracketed fields (multipart): `{ model, reasoning: { effort } }`. */
+function svgObject(body: Record<string, unknown>, multipart: boolean): { model?: string; effort?: string } | undefined {
+  const raw = multipart
+    ? body['svg[model]'] !== undefined || body['svg[reasoning][effort]'] !== undefined
+      ? { model: body['svg[model]'], reasoning: body['svg[reasoning][effort]'] === undefined ? undefined : { effort: body['svg[reasoning][effort]'] } }
+      : undefined
+    : body.svg;
+  if (raw === undefined || raw === null) return undefined;
+  if (typeof raw !== 'object' || Array.isArray(raw)) throw bad(`Invalid type for 'svg': expected an object, but got ${jsonTypeName(raw)} instead.`, 'svg', 'invalid_type');
+  const { model, reasoning, ...rest } = raw as Record<string, unknown>;
+  const extra = Object.keys(rest)[0];
+  if (extra) throw bad(`Unknown parameter: 'svg.${extra}'.`, `svg.${extra}`, 'unknown_parameter');
+  if (model !== undefined && typeof model !== 'string') throw bad("Invalid type for 'svg.model': expected a string.", 'svg.model', 'invalid_type');
+  let effort: string | undefined;
+  if (reasoning !== undefined) {
+    const e = (reasoning as Record<string, unknown> | null)?.effort;
+    if (typeof e !== 'string' || !['minimal', 'low', 'medium', 'high'].includes(e)) {
+      throw bad("Invalid value for 'svg.reasoning.effort': supported values are 'minimal', 'low', 'medium' and 'high'.", 'svg.reasoning.effort', 'invalid_value');
+    }
+    effort = e;
+  }
+  return { ...(model !== undefined ? { model } : {}), ...(effort ? { effort } : {}) };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -724,6 +801,9 @@ async function renderImage(
     img = sharp(buf, { raw: { width, height, channels } });
   }
   switch (format) {
+    case 'gif':
+    case 'svg':
+      throw new Error(`renderImage does not make ${format}`);
     case 'png':
       return img.png().toBuffer();
     case 'jpeg':
@@ -731,6 +811,28 @@ async function renderImage(
     case 'webp':
       return img.webp({ quality: 90 }).toBuffer();
   }
+}
+
+/** The answer's image: an SVG document (a variant when a fault asks), an animated GIF, or a still. */
+async function answerBase64(plan: Plan, style: 'flat' | 'noise', keyColor: string | undefined, svgVariant: SvgVariant = 'clean'): Promise<string> {
+  if (plan.outputFormat === 'svg') return Buffer.from(SVG_VARIANTS[svgVariant]).toString('base64');
+  if (plan.outputFormat === 'gif') {
+    const key = `gif:${plan.width}x${plan.height}:${plan.frameCount}:${plan.frameDurationMs}`;
+    let cached = imageCache.get(key);
+    if (!cached) {
+      cached = animatedGif({ width: plan.width, height: plan.height, frames: plan.frameCount, delayMs: plan.frameDurationMs }).then((b) => b.toString('base64'));
+      imageCache.set(key, cached);
+    }
+    return cached;
+  }
+  return imageBase64(plan.width, plan.height, plan.outputFormat, plan.transparent, style, keyColor, plan.alphaPeak);
+}
+
+/** svg_usage: the author model's tokens, billed at its rates. */
+function svgUsage(plan: Plan): Record<string, unknown> | undefined {
+  if (plan.outputFormat !== 'svg') return undefined;
+  const input = Math.ceil(plan.prompt.length / 4) + 400;
+  return { input_tokens: input, output_tokens: 2400, reasoning_tokens: 1800, total_tokens: input + 2400, model: plan.svgModel };
 }
 
 function imageBase64(
@@ -855,6 +957,7 @@ function faultResponse(fault: Fault, model: string | undefined): { status: numbe
     case 'drop':
     case 'slow':
     case 'ignore_key_color':
+    case 'svg_variant':
       throw new Error(`fault ${fault.kind} has no fixed response`);
   }
 }
@@ -992,11 +1095,12 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
       if (e instanceof ApiError) return { status: e.status, body: e.body() };
       throw e;
     }
-    const b64 = await imageBase64(plan.width, plan.height, plan.outputFormat, plan.transparent, style, undefined, plan.alphaPeak);
+    const b64 = await answerBase64(plan, style, undefined);
     const textTokens = Math.ceil(plan.prompt.length / 4);
     const usage = { input_tokens: textTokens, input_tokens_details: { text_tokens: textTokens, image_tokens: 0 }, output_tokens: plan.outputTokensPerImage * plan.n, total_tokens: textTokens + plan.outputTokensPerImage * plan.n };
     const data = Array.from({ length: plan.n }, () => ({ b64_json: b64 }));
-    return { status: 200, body: { created: Math.floor(Date.now() / 1000), output_format: plan.outputFormat, quality: plan.quality, size: `${plan.width}x${plan.height}`, data, usage } };
+    const svg_usage = svgUsage(plan);
+    return { status: 200, body: { created: Math.floor(Date.now() / 1000), output_format: plan.outputFormat, quality: plan.quality, size: `${plan.width}x${plan.height}`, data, usage, ...(svg_usage ? { svg_usage } : {}) } };
   };
   const batch = createFakeBatchApi(answerLine);
 
@@ -1094,7 +1198,7 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
       if (fault?.kind === 'slow') {
         await delay(fault.delayMs, undefined, { signal: gone.signal });
         if (gone.signal.aborted) return;
-      } else if (fault && fault.kind !== 'ignore_key_color' && fault.kind !== 'malformed') {
+      } else if (fault && fault.kind !== 'ignore_key_color' && fault.kind !== 'svg_variant' && fault.kind !== 'malformed') {
         const r = faultResponse(fault, id);
         await sendJson(r.status, r.body, r.headers);
         return;
@@ -1121,7 +1225,8 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     const model = typeof parsed.body.model === 'string' ? parsed.body.model : undefined;
     const fault = takeFault(endpoint, model);
     const ignoreKeyColor = fault?.kind === 'ignore_key_color';
-    if (fault && !ignoreKeyColor) {
+    const svgVariant = fault?.kind === 'svg_variant' ? fault.variant : undefined;
+    if (fault && !ignoreKeyColor && !svgVariant) {
       if (fault.kind === 'drop') {
         req.socket.destroy();
         return;
@@ -1157,7 +1262,7 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     }
 
     const keyColor = ignoreKeyColor ? undefined : keyColorAsked(plan.prompt);
-    const b64 = await imageBase64(plan.width, plan.height, plan.outputFormat, plan.transparent, style, keyColor, plan.alphaPeak);
+    const b64 = await answerBase64(plan, style, keyColor, svgVariant);
     if (gone.signal.aborted) return;
     const textTokens = Math.ceil(plan.prompt.length / 4);
     const imageTokens = plan.inputImages * IMAGE_TOKENS_PER_INPUT;
@@ -1195,7 +1300,9 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
     const item = dataItemBytes(b64);
     const head = Buffer.from(`${JSON.stringify({ created, ...meta }).slice(0, -1)},"data":[`);
     const items = Array.from({ length: plan.n }, (_, i) => (i === 0 ? [item] : [Buffer.from(','), item])).flat();
-    await write(200, [head, ...items, Buffer.from(`],"usage":${JSON.stringify(usage)}}`)]);
+    const svg_usage = svgUsage(plan);
+    const tail = svg_usage ? `,"svg_usage":${JSON.stringify(svg_usage)}` : '';
+    await write(200, [head, ...items, Buffer.from(`],"usage":${JSON.stringify(usage)}${tail}}`)]);
   };
 
   const server: Server = createServer((req, res) => {

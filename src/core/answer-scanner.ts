@@ -22,6 +22,8 @@ export interface ScannedAnswer {
   images: number;
   /** The answer's `usage` object, when it had one. */
   usage?: Record<string, unknown>;
+  /** svg output: the SVG author model's tokens (`svg_usage`), when the answer had them. */
+  svgUsage?: Record<string, unknown>;
 }
 
 export class MalformedAnswerError extends Error {
@@ -151,7 +153,7 @@ export class ImagesAnswerScanner {
     } catch {
       throw new MalformedAnswerError('the body is not valid JSON');
     }
-    const body = parsed as { data?: unknown; usage?: unknown } | null;
+    const body = parsed as { data?: unknown; usage?: unknown; svg_usage?: unknown } | null;
     const data = body && typeof body === 'object' && Array.isArray(body.data) ? (body.data as unknown[]) : undefined;
     if (!data || data.length === 0 || this.images === 0) {
       throw new MalformedAnswerError('no base64 images in the answer');
@@ -159,10 +161,11 @@ export class ImagesAnswerScanner {
     if (data.length !== this.images || data.some((d, i) => (d as { b64_json?: unknown } | null)?.b64_json !== placeholder(i))) {
       throw new MalformedAnswerError('the images are not where an Images API answer has them (data[].b64_json)');
     }
-    const usage = body!.usage;
-    return usage && typeof usage === 'object' && !Array.isArray(usage)
-      ? { images: this.images, usage: usage as Record<string, unknown> }
-      : { images: this.images };
+    const isObject = (v: unknown): v is Record<string, unknown> => !!v && typeof v === 'object' && !Array.isArray(v);
+    const out: ScannedAnswer = { images: this.images };
+    if (isObject(body!.usage)) out.usage = body!.usage;
+    if (isObject(body!.svg_usage)) out.svgUsage = body!.svg_usage;
+    return out;
   }
 
   private openString(): void {

@@ -11,6 +11,7 @@ const MIME_TYPES = {
   webp: 'image/webp',
   gif: 'image/gif',
   tiff: 'image/tiff',
+  svg: 'image/svg+xml',
 } as const;
 
 export type ImageFormat = keyof typeof MIME_TYPES;
@@ -23,6 +24,7 @@ const FORMAT_OF_EXTENSION: Readonly<Record<string, ImageFormat>> = {
   '.gif': 'gif',
   '.tif': 'tiff',
   '.tiff': 'tiff',
+  '.svg': 'svg',
 };
 
 export const OCTET_STREAM = 'application/octet-stream';

@@ -23,7 +23,8 @@ import {
 import type { OutputFormat } from './paths.js';
 import type { Problem } from './problems.js';
 import type { Background, Moderation, RawImageOptions, ResolveContext, ResolvedOptions } from './request.js';
-import { flexibleSizeViolations, formatSize, parseSize, suggestFlexibleSize } from './sizes.js';
+import { FLEXIBLE_RULES, flexibleSizeViolations, formatSize, parseSize, suggestFlexibleSize, type Dimensions } from './sizes.js';
+import { resolveVectorMotion } from './vector-motion.js';
 import {
   DEFAULT_KEY_COLOR,
   DEFAULT_TRANSPARENCY,
@@ -51,7 +52,7 @@ interface AlphaPlan {
   keyColorGiven: boolean;
 }
 
-const FORMATS: Record<string, OutputFormat> = { png: 'png', jpeg: 'jpeg', jpg: 'jpeg', webp: 'webp' };
+const FORMATS: Record<string, OutputFormat> = { png: 'png', jpeg: 'jpeg', jpg: 'jpeg', webp: 'webp', svg: 'svg', gif: 'gif' };
 const BACKGROUNDS: readonly Background[] = ['transparent', 'opaque', 'auto'];
 const MODERATIONS: readonly Moderation[] = ['auto', 'low'];
 
@@ -211,7 +212,7 @@ function checkTransparency(
   }
 }
 
-function resolveSize(raw: RawImageOptions, model: ModelChoice, ctx: ResolveContext, problems: Problem[]): string {
+function resolveSize(raw: RawImageOptions, model: ModelChoice, ctx: ResolveContext, problems: Problem[], outputFormat?: OutputFormat): string {
   const asked = raw.size?.trim() || DEFAULTS.size;
   const parsed = parseSize(asked);
   if (parsed.kind === 'invalid') {
@@ -221,7 +222,13 @@ function resolveSize(raw: RawImageOptions, model: ModelChoice, ctx: ResolveConte
   if (parsed.kind === 'auto') return 'auto';
   const size = formatSize(parsed);
   const rule = model.info?.sizes ?? { kind: 'unchecked' as const };
-  if (rule.kind === 'flexible') {
+  if (outputFormat === 'gif') {
+    // GIF frames are small (720-960 px, checked by gif.ts): the still pixel minimum does not apply.
+    if (parsed.width % FLEXIBLE_RULES.multiple || parsed.height % FLEXIBLE_RULES.multiple) {
+      const fix = (v: number) => Math.max(FLEXIBLE_RULES.multiple, Math.round(v / FLEXIBLE_RULES.multiple) * FLEXIBLE_RULES.multiple);
+      problems.push({ field: 'size', message: `size ${size} is not valid for a GIF: both edges must be multiples of ${FLEXIBLE_RULES.multiple}. Try ${fix(parsed.width)}x${fix(parsed.height)}.` });
+    }
+  } else if (rule.kind === 'flexible') {
     const broken = flexibleSizeViolations(parsed);
     if (broken.length > 0) {
       const suggestion = formatSize(suggestFlexibleSize(parsed));
@@ -244,7 +251,7 @@ export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, proble
   const formatAsked = (raw.output_format ?? DEFAULTS.outputFormat).trim().toLowerCase();
   const outputFormat = FORMATS[formatAsked];
   if (!outputFormat) {
-    problems.push({ field: 'output_format', message: `output_format "${raw.output_format}" is not supported: use png, jpeg (or jpg) or webp.` });
+    problems.push({ field: 'output_format', message: `output_format "${raw.output_format}" is not supported: use png, jpeg (or jpg) or webp, or svg or gif on gpt-image-2.6-*.` });
   }
 
   const background = raw.background as Background | undefined;
@@ -264,7 +271,20 @@ export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, proble
     });
   }
 
-  const size = model ? resolveSize(raw, model, ctx, problems) : (raw.size ?? DEFAULTS.size);
+  const size = model ? resolveSize(raw, model, ctx, problems, outputFormat) : (raw.size ?? DEFAULTS.size);
+  const parsedSize = parseSize(size);
+  const vectorMotion = resolveVectorMotion(
+    raw,
+    {
+      outputFormat,
+      model,
+      size: parsedSize.kind === 'dimensions' ? ({ width: parsedSize.width, height: parsedSize.height } satisfies Dimensions) : 'auto',
+      strategy: model?.strategy,
+      routedWhy: model ? routedWhy(ctx, model.id) : '',
+    },
+    problems,
+    warnings,
+  );
 
   const qualityAsked = (raw.quality ?? DEFAULTS.quality).trim().toLowerCase() as Quality;
   const qualities = model?.info?.qualities ?? ALL_QUALITIES;
@@ -298,6 +318,8 @@ export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, proble
     const c = raw.output_compression;
     if (!Number.isInteger(c) || c < 0 || c > 100) {
       problems.push({ field: 'output_compression', message: `output_compression must be a whole number from 0 to 100 (it is ${c}).` });
+    } else if (outputFormat === 'svg' || outputFormat === 'gif') {
+      // Refused by resolveVectorMotion.
     } else if (outputFormat === 'png') {
       warnings.push('output_compression applies to jpeg and webp only, so it was not sent for png output.');
     } else {
@@ -348,5 +370,6 @@ export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, proble
   if (complexity !== undefined) resolved.complexity = complexity;
   if (model.strategy) resolved.transparency = model.strategy;
   if (model.strategy === 'chroma_key') resolved.keyColor = alpha.keyColor;
+  Object.assign(resolved, vectorMotion);
   return resolved;
 }

@@ -5,7 +5,7 @@
 import path from 'node:path';
 import type { Problem } from './problems.js';
 
-export type OutputFormat = 'png' | 'jpeg' | 'webp';
+export type OutputFormat = 'png' | 'jpeg' | 'webp' | 'svg' | 'gif';
 
 export const DEFAULT_OUTPUT_DIR = 'output/imagegen';
 /** Intermediate files (a batch dry run's plan). */
@@ -20,6 +20,8 @@ const EXTENSIONS_OF: Record<OutputFormat, readonly string[]> = {
   png: ['.png'],
   jpeg: ['.jpg', '.jpeg'],
   webp: ['.webp'],
+  svg: ['.svg'],
+  gif: ['.gif'],
 };
 
 /**

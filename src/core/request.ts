@@ -9,6 +9,7 @@ import { DEFAULT_MODEL, lookupModel, routeModels, type ApiShutdownDates, type Co
 import { resolveOptions } from './options.js';
 import type { OutputFormat } from './paths.js';
 import type { Outcome, Problem } from './problems.js';
+import { VECTOR_MOTION_MODELS, type SvgParameter } from './vector-motion.js';
 import { MAX_PROMPT_CHARS, buildPrompt, givenFields, isUseCase, type AugmentationFields } from './prompt.js';
 import {
   DEFAULT_TRANSPARENCY,
@@ -39,6 +40,14 @@ export interface RawImageOptions {
   transparency?: string | undefined;
   key_color?: string | undefined;
   complexity?: string | undefined;
+  /** svg output: the SVG author model and its reasoning effort (sent only when given). */
+  svg_model?: string | undefined;
+  svg_effort?: string | undefined;
+  /** gif output. */
+  frame_count?: number | undefined;
+  frame_duration_ms?: number | undefined;
+  /** edit: the mask argument (a gif takes none). */
+  mask?: string | boolean | undefined;
 }
 
 export interface RawRequest extends RawImageOptions, AugmentationFields {
@@ -63,6 +72,11 @@ export interface ResolvedOptions {
   transparency?: TransparencyStrategy;
   /** chroma_key only: the flat colour asked of the model, turned into alpha after (`#rrggbb`). */
   keyColor?: string;
+  /** svg only, when svg_model or svg_effort was given: the API's `svg` object. */
+  svg?: SvgParameter;
+  /** gif only: as sent. */
+  frameCount?: number;
+  frameDurationMs?: number;
 }
 
 export interface ResolvedRequest {
@@ -151,7 +165,11 @@ function resolveRoute(raw: RawRequest, ctx: ResolveContext): Outcome<ResolvedReq
   const skipped: RouteSkip[] = [];
   const steps: Array<{ out: Outcome<ResolvedRequest>; chromaKey: boolean }> = [];
   const stepCtx: ResolveContext = { ...ctx, routeStep: true };
+  const format = raw.output_format?.trim().toLowerCase();
+  const vectorMotion = format === 'svg' || format === 'gif';
   for (const id of routeModels(ctx.now, ctx.transparentModels)) {
+    // svg and gif are made by gpt-image-2.6 only: route targets that do not make them are passed over.
+    if (vectorMotion && !(VECTOR_MOTION_MODELS as readonly string[]).includes(id)) continue;
     const found = lookupModel(id, ctx.now, ctx.shutdownDates);
     if (found.kind === 'retired') skipped.push({ model: id, why: 'retired', shutDown: found.shutDown });
     if (found.kind === 'retired' || found.kind === 'invalid' || (found.kind === 'known' && found.info.transparency === 'none')) continue;
@@ -208,8 +226,10 @@ function resolveOne(raw: RawRequest, ctx: ResolveContext): Outcome<ResolvedReque
 }
 
 /** The request body fields the API receives for these options (never the prompt or images). */
-export function apiParameters(options: ResolvedOptions): Record<string, string | number> {
-  const params: Record<string, string | number> = {
+export type ApiParameters = Record<string, string | number | SvgParameter>;
+
+export function apiParameters(options: ResolvedOptions): ApiParameters {
+  const params: ApiParameters = {
     model: options.model,
     n: options.n,
     size: options.size,
@@ -221,6 +241,9 @@ export function apiParameters(options: ResolvedOptions): Record<string, string |
   if (options.moderation !== undefined) params.moderation = options.moderation;
   if (options.inputFidelity !== undefined) params.input_fidelity = options.inputFidelity;
   if (options.complexity !== undefined) params.complexity = options.complexity;
+  if (options.svg !== undefined) params.svg = options.svg;
+  if (options.frameCount !== undefined) params.frame_count = options.frameCount;
+  if (options.frameDurationMs !== undefined) params.frame_duration_ms = options.frameDurationMs;
   return params;
 }
 

@@ -20,7 +20,8 @@ export interface UploadFile {
 export interface ImageApiRequest {
   endpoint: Endpoint;
   prompt: string;
-  params: Record<string, string | number>;
+  /** Sent as given; `svg` is an object (multipart sends it as svg[model], svg[reasoning][effort]). */
+  params: Record<string, unknown>;
   images?: UploadFile[];
   mask?: UploadFile;
 }
@@ -33,12 +34,35 @@ export interface Usage {
   output_tokens_details?: Record<string, number>;
 }
 
+export interface SvgUsage {
+  model: string;
+  input_tokens?: number;
+  output_tokens?: number;
+  reasoning_tokens?: number;
+  total_tokens?: number;
+}
+
+/** svg_usage as the answer gave it, if believable (counts are counts, the model a short name). */
+function checkedSvgUsage(raw: Record<string, unknown> | undefined): SvgUsage | undefined {
+  if (!raw || typeof raw.model !== 'string' || raw.model.length === 0 || raw.model.length > 100) return undefined;
+  const out: SvgUsage = { model: raw.model };
+  for (const key of ['input_tokens', 'output_tokens', 'reasoning_tokens', 'total_tokens'] as const) {
+    const v = raw[key];
+    if (v === undefined) continue;
+    if (!isCount(v)) return undefined;
+    out[key] = v as number;
+  }
+  return out;
+}
+
 export interface ImageApiAnswer {
   /** The images written to their destinations, in answer order. */
   images: ReceivedImage[];
   /** How many images the answer carried. */
   count: number;
   usage?: Usage;
+  /** svg output: the author model's tokens, when every count is a count and the model is named. */
+  svgUsage?: SvgUsage;
   /** What was wrong with the answer without making it fail (e.g. usage that was not believable). */
   warnings?: string[];
   attempts: number;
@@ -248,10 +272,12 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
     // Streamed, never parsed whole: a 3824x2160 PNG answer is ~16 MB of base64.
     const received = await receiveImages(response.body, options.destination, signal, options.onReceived, options.maxImageBytes);
     const { usage, problem } = checkedUsage(received.usage);
+    const svgUsage = checkedSvgUsage(received.svgUsage);
     return {
       images: received.images,
       count: received.count,
       ...(usage ? { usage } : {}),
+      ...(svgUsage ? { svgUsage } : {}),
       ...(problem ? { warnings: [problem] } : {}),
     };
   }

@@ -21,6 +21,7 @@ export interface ReceivedAnswer {
   /** How many images the answer carried (more than were written when a destination declined some). */
   count: number;
   usage?: Record<string, unknown>;
+  svgUsage?: Record<string, unknown>;
 }
 
 /** Where image `index` goes: a path to create, or undefined to drop it. */
@@ -305,7 +306,7 @@ export async function receiveImages(
     const images = files
       .filter((f) => f.file !== undefined)
       .map((f): ReceivedImage => ({ index: f.index, file: f.file!, bytes: f.bytes }));
-    return answer.usage ? { images, count: answer.images, usage: answer.usage } : { images, count: answer.images };
+    return { images, count: answer.images, ...(answer.usage ? { usage: answer.usage } : {}), ...(answer.svgUsage ? { svgUsage: answer.svgUsage } : {}) };
   } finally {
     signal?.removeEventListener('abort', cancel);
     if (!done) {

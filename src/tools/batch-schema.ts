@@ -23,7 +23,7 @@ const jobOptionsShape = {
   background: z.enum(['transparent', 'opaque', 'auto']).optional(),
   transparency: z.enum(TRANSPARENCY_STRATEGIES).optional(),
   key_color: z.string().optional(),
-  output_format: z.enum(['png', 'jpeg', 'jpg', 'webp']).optional(),
+  output_format: z.enum(['png', 'jpeg', 'jpg', 'webp', 'svg', 'gif']).optional(),
   output_compression: z.number().int().min(0).max(100).optional(),
   moderation: z.enum(['auto', 'low']).optional(),
   complexity: z.enum(COMPLEXITIES).optional(),

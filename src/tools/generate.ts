@@ -34,8 +34,8 @@ export const generateTool = defineTool({
   name: 'generate',
   title: 'Generate images',
   description:
-    'Make new images from a prompt (OpenAI GPT Image models) and save them in the workspace (default output/imagegen/output.png, never over a file ' +
-    'without force). Returns the path, a preview to check, the prompt and the cost. ' +
+    'Make new images, SVGs or GIFs from a prompt (OpenAI GPT Image models), saved in the workspace (default output/imagegen/output.png; ' +
+    'never overwrites without force). Returns path, preview, prompt, cost. ' +
     RULES,
   inputSchema: generateArguments,
   outputSchema: imageResultSchema,
@@ -63,6 +63,7 @@ export const generateTool = defineTool({
         maxAttempts: args.max_attempts,
         dryRun: args.dry_run ?? false,
         preview: args.preview,
+        sanitize: args.sanitize,
         maxCostUsd: args.max_cost_usd,
       },
       ctx,

@@ -13,7 +13,7 @@ import { apiParameters, type ResolvedRequest } from '../core/request.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
 import { appendHistory, type HistoryEntry } from '../io/history.js';
 import { inspectImage } from '../io/images.js';
-import { ImageApiError, type Endpoint, type ImageApi, type UploadFile, type Usage } from '../io/openai.js';
+import { ImageApiError, type Endpoint, type ImageApi, type SvgUsage, type UploadFile, type Usage } from '../io/openai.js';
 import { lifecycleOf } from '../io/lifecycle.js';
 import { LocalWriteError } from '../io/receive.js';
 import { describePreview, previewBlock, previewFiles } from '../io/preview.js';
@@ -22,6 +22,7 @@ import { cleanUsage, failed, refused, type DryRunPayload, ResultBuilder, type Im
 import type { ToolContext } from './context.js';
 import { fileLine, PROMPT_KEPT_IN_HISTORY, reportText } from './report.js';
 import { saveImage } from './save-image.js';
+import { inspectSvgAnswer, reportGif, reportSvg, svgUsageLine } from './vector-motion.js';
 import {
   describeAlpha,
   nativeRefusalHint,
@@ -59,6 +60,8 @@ export interface ImageRun {
   notes?: string[];
   /** The `preview` argument: false leaves the picture out (default true). */
   preview?: boolean | undefined;
+  /** The `sanitize` argument: an SVG with active or external content gets a `-clean.svg` copy without it. */
+  sanitize?: boolean | undefined;
   /** The `max_cost_usd` argument: the spending cap for this call, instead of IMAGEGEN_MAX_COST_USD. */
   maxCostUsd?: number | undefined;
 }
@@ -95,7 +98,10 @@ function describeUpload(image: InputImage) {
 }
 
 export function dryRunPayload(run: ImageRun): DryRunPayload {
-  const payload: DryRunPayload = { ...apiParameters(run.request.options), prompt: run.request.prompt };
+  const { svg, ...params } = apiParameters(run.request.options);
+  const payload: DryRunPayload = { ...(params as Record<string, string | number>), prompt: run.request.prompt };
+  // The svg object, as the JSON it is sent as (payload values are flat).
+  if (svg !== undefined) payload.svg = JSON.stringify(svg);
   if (run.images) payload.image = run.images.map(describeUpload);
   if (run.mask) payload.mask = describeUpload(run.mask);
   return payload;
@@ -198,6 +204,7 @@ export interface ImageRunOutcome {
   attempts: number;
   durationMs: number;
   usage?: Usage;
+  svgUsage?: SvgUsage;
 }
 
 export interface PerformOptions {
@@ -256,7 +263,8 @@ export async function performImageRun(run: ImageRun, api: ImageApi, workspace: W
           { kind: 'malformed', message: `image ${image.index + 1} ${why}` },
           answer.attempts,
         );
-      const header = await inspectImage(image.file).catch(() => {
+      // An SVG is parsed by the check, never handed to librsvg by path.
+      const header = await (resolved.outputFormat === 'svg' ? inspectSvgAnswer(image.file) : inspectImage(image.file)).catch(() => {
         throw new ImageApiError(NOT_AN_IMAGE, { kind: 'malformed' }, answer.attempts);
       });
       const mismatch = headerMismatch(header, { size: resolved.size, outputFormat: resolved.outputFormat });
@@ -277,6 +285,7 @@ export async function performImageRun(run: ImageRun, api: ImageApi, workspace: W
     for (const error of unsaved) run.warnings.push(`One image of the answer could not be saved: ${messageOf(error)}`);
     const outcome: ImageRunOutcome = { saved, attempts: answer.attempts, durationMs: answer.durationMs };
     if (answer.usage) outcome.usage = answer.usage;
+    if (answer.svgUsage) outcome.svgUsage = answer.svgUsage;
     return outcome;
   } finally {
     // After a failure: the temp files not yet placed.
@@ -333,6 +342,7 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
   );
 
   const { saved } = answer;
+  const formatLines = await vectorMotionLines(run, saved, workspace);
 
   const images = saved.map((s) => s.facts);
   const structured: ImageResult = { ...baseResult(run, false), images, attempts: answer.attempts };
@@ -365,8 +375,13 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
           `Saved ${images.length} images with ${options.model}:`,
           ...images.map((image, i) => `${i + 1}. ${fileLine(image, image.alpha ? describeAlpha(image.alpha) : undefined)}`),
         ];
-  head.push(...whyLines(options), ...(run.notes ?? []));
+  head.push(...formatLines, ...whyLines(options), ...(run.notes ?? []));
   const tail = [cost.usd !== undefined ? `Cost: ${formatUsd(cost.usd)} (${cost.basis}).` : `Cost: unknown (${cost.reason}).`];
+  if (answer.svgUsage) {
+    const authoring = svgUsageLine(answer.svgUsage);
+    tail.push(authoring);
+    structured.cost_note = `${structured.cost_note ?? ''} ${authoring}`.trim();
+  }
   if (preview) tail.push(describePreview(preview));
   const text = reportText({ head, prompt: run.request.prompt, promptKeptIn: PROMPT_KEPT_IN_HISTORY, tail, warnings: run.warnings, next: nextStep(saidPaths, preview !== undefined) });
   const out = new ResultBuilder().line(text);
@@ -384,9 +399,35 @@ export async function executeImageRun(run: ImageRun, ctx: ToolContext): Promise<
   return out.build(structured);
 }
 
+/** An SVG's check (and clean copy) or a GIF's frames, per saved file; a clean copy joins its file's links. */
+async function vectorMotionLines(run: ImageRun, saved: SavedImage[], workspace: Workspace): Promise<string[]> {
+  const lines: string[] = [];
+  if (run.sanitize && run.request.options.outputFormat !== 'svg') {
+    run.warnings.push('sanitize cleans SVG output only (set output_format to svg); nothing was cleaned.');
+  }
+  for (const [i, image] of saved.entries()) {
+    const label = saved.length > 1 ? `${i + 1}. ` : '';
+    const file = image.files[0]!;
+    try {
+      if (image.facts.format === 'svg') {
+        const report = await reportSvg(file, workspace, { sanitize: run.sanitize ?? false, force: run.force });
+        lines.push(...report.lines.map((line, k) => (k === 0 ? label + line : line)));
+        image.files.push(...report.files);
+      } else if (image.facts.format === 'gif') {
+        lines.push(label + (await reportGif(file)));
+      }
+    } catch (error) {
+      run.warnings.push(`${image.facts.path} was saved, but it could not be checked: ${messageOf(error)}`);
+    }
+  }
+  return lines;
+}
+
 /** What an agent does after an image is made: look at it, then change it or keep it. */
 function nextStep(paths: readonly string[], previewShown: boolean): string {
   const look = previewShown ? (paths.length === 1 ? 'check the preview' : 'compare the numbered previews') : `open ${paths.length === 1 ? 'the file' : 'the files'} to check ${paths.length === 1 ? 'it' : 'them'}`;
+  // The edit tool takes raster inputs only.
+  if (paths[0]?.toLowerCase().endsWith('.svg')) return `${look}; to change it, call generate (or edit the raster source) again with output_format svg and a changed prompt: an SVG is not an edit input.`;
   return `${look}; to change one, call edit with images ["${paths[0]}"] and say what to change (files are never overwritten).`;
 }
 

@@ -86,6 +86,10 @@ export async function prepareRequest(
   const suffix = raw.downscale_suffix ?? DEFAULT_DOWNSCALE_SUFFIX;
   const badSuffix = raw.downscale_suffix === undefined ? undefined : suffixProblem('downscale_suffix', raw.downscale_suffix);
   if (badSuffix) return { ok: false, problems: [{ field: 'downscale_suffix', message: badSuffix }] };
+  if (raw.downscale_max_dim && (options.outputFormat === 'svg' || options.outputFormat === 'gif')) {
+    const why = options.outputFormat === 'svg' ? 'an SVG scales without a copy' : 'a GIF is already frame-sized';
+    return { ok: false, problems: [{ field: 'downscale_max_dim', message: `downscale_max_dim makes smaller raster copies; ${why}: drop downscale_max_dim.` }] };
+  }
   const derived = [...(raw.downscale_max_dim ? [suffix] : []), ...(options.transparency ? [KEYED_SOURCE_SUFFIX] : [])];
   const planned = planOutputPaths({ out: raw.out, outDir: raw.out_dir, n: options.n, format: options.outputFormat, defaultStem, derived });
   if (!planned.ok) return planned;

@@ -63,7 +63,8 @@ export async function saveImage(
       run.warnings.push(`${entry.path} was saved, but its downscaled copy could not be made: ${messageOf(error)}`);
     }
   }
-  if (resolved.transparency) {
+  // An SVG's transparency is what it draws; its alpha is not measured (that would render it by path).
+  if (resolved.transparency && resolved.outputFormat !== 'svg') {
     try {
       const finished = await finishTransparentImage({ path: file.path, apiBytes, cutout }, resolved, workspace, run.force);
       entry.alpha = finished.alpha;

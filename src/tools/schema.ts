@@ -15,20 +15,27 @@ export const RULES =
   'Models: gpt-image-2 (default), gpt-image-2.5/2.6 -sunburst (detail) and -flare (fast). ' +
   'size: auto or WxH, multiples of 16, longest edge < 3840, ratio <= 3:1, 655,360-8,294,400 px (1024x1024 fastest; 1536x1024, 3824x2160). ' +
   'Transparent background: png/webp; leave model unset, or transparency chroma_key. complexity: 2.6 only. ' +
-  'Prompt fields make labelled lines (text: verbatim; negative: avoid). dry_run: free preview of the request.';
+  'svg/gif: 2.6 only; svg n=1, sanitize: a -clean.svg copy without scripts; gif frame_count 2-16, frame_duration_ms. ' +
+  'Prompt fields make labelled lines (text: verbatim; negative: avoid). dry_run: free preview. max_cost_usd: refuse above.';
 
 export const imageOptionsShape = {
   model: z.string().optional(),
-  n: z.number().int().min(1).max(10).optional().describe('Variants of this one prompt'),
+  n: z.number().int().min(1).max(10).optional().describe('Variants'),
   size: z.string().optional(),
   quality: z.enum(ALL_QUALITIES).optional().describe('low for drafts'),
   background: z.enum(['transparent', 'opaque', 'auto']).optional().describe("The output's alpha, not the scene"),
   transparency: z.enum(TRANSPARENCY_STRATEGIES).optional(),
-  key_color: z.string().optional().describe('chroma_key colour (#00ff00)'),
-  output_format: z.enum(['png', 'jpeg', 'jpg', 'webp']).optional(),
+  key_color: z.string().optional(),
+  output_format: z.enum(['png', 'jpeg', 'jpg', 'webp', 'svg', 'gif']).optional(),
   output_compression: z.number().int().min(0).max(100).optional(),
   moderation: z.enum(['auto', 'low']).optional(),
   complexity: z.enum(COMPLEXITIES).optional(),
+  svg_model: z.string().optional(),
+  svg_effort: z.string().optional(),
+  sanitize: z.boolean().optional(),
+  // Ranges checked by the normaliser (core/gif.ts), whose refusals name the fix.
+  frame_count: z.number().optional(),
+  frame_duration_ms: z.number().optional(),
 };
 
 /** Said by edit and generate_batch, whose descriptions leave the shared rules to generate's. */
@@ -66,8 +73,8 @@ export const augmentationShapeBrief = {
 export const outputShape = {
   out: z.string().optional(),
   out_dir: z.string().optional(),
-  force: z.boolean().optional().describe('Overwrite (else name-v2.png)'),
-  downscale_max_dim: z.number().int().min(1).optional().describe('Also save a copy this small (-web)'),
+  force: z.boolean().optional().describe('Overwrite (else -v2)'),
+  downscale_max_dim: z.number().int().min(1).optional().describe('Also a -web copy'),
   downscale_suffix: z.string().optional(),
 };
 
@@ -75,10 +82,10 @@ export const controlShape = {
   dry_run: z.boolean().optional(),
   max_attempts: z.number().int().min(1).max(10).optional(),
   preview: z.boolean().optional(),
-  max_cost_usd: z.number().min(0).optional().describe('Refuse above this estimate'),
+  max_cost_usd: z.number().min(0).optional(),
 };
 
 export const promptShape = {
   prompt: z.string().optional(),
-  prompt_file: z.string().optional().describe('Text file, instead of prompt'),
+  prompt_file: z.string().optional(),
 };

@@ -31,10 +31,12 @@ type AlphaOut = NonNullable<ImageFactsOut['alpha']>;
 
 /** chroma_key only: the API's image with its key colour turned into alpha (encoded only when keyed). */
 export async function keyOutApiImage(bytes: Buffer, options: ResolvedOptions): Promise<Cutout | undefined> {
-  if (!options.keyColor || options.outputFormat === 'jpeg') return undefined;
+  const format = options.outputFormat;
+  // chroma_key is refused for svg and gif by the normaliser; jpeg has no alpha.
+  if (!options.keyColor || (format !== 'png' && format !== 'webp')) return undefined;
   return cutOut(bytes, {
     key: parseHexColor(options.keyColor),
-    format: options.outputFormat,
+    format,
     quality: options.outputCompression,
   });
 }

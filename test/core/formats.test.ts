@@ -12,7 +12,8 @@ describe('image formats', () => {
   });
 
   it('call an unknown format plain bytes, even one named like an Object property', () => {
-    expect(mimeTypeOf('svg')).toBe('application/octet-stream');
+    expect(mimeTypeOf('svg')).toBe('image/svg+xml');
+    expect(mimeTypeOf('pdf')).toBe('application/octet-stream');
     expect(mimeTypeOf('jpg')).toBe('application/octet-stream');
     expect(mimeTypeOf('constructor')).toBe('application/octet-stream');
     expect(mimeTypeOf('__proto__')).toBe('application/octet-stream');

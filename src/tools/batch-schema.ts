@@ -4,9 +4,7 @@
  */
 
 import { z } from 'zod';
-import { TRANSPARENCY_STRATEGIES } from '../core/transparency.js';
-import { augmentationShapeBrief, controlShape, outputShape, promptFieldsShape } from './schema.js';
-import { ALL_QUALITIES, COMPLEXITIES } from '../core/models.js';
+import { augmentationShapeBrief, controlShape, imageOptionValues, outputShape, promptFieldsShape } from './schema.js';
 import { strictArguments } from './arguments.js';
 
 export const DEFAULT_CONCURRENCY = 5;
@@ -16,17 +14,7 @@ export const MAX_INPUT_BYTES = 20 * 1024 * 1024;
 export const MAX_BATCH_API_INPUT_BYTES = 100 * 1024 * 1024;
 /** A job's own values, declared so a model sees them (no descriptions: RULES and the tool say it once). */
 const jobOptionsShape = {
-  model: z.string().optional(),
-  n: z.number().int().min(1).max(10).optional(),
-  size: z.string().optional(),
-  quality: z.enum(ALL_QUALITIES).optional(),
-  background: z.enum(['transparent', 'opaque', 'auto']).optional(),
-  transparency: z.enum(TRANSPARENCY_STRATEGIES).optional(),
-  key_color: z.string().optional(),
-  output_format: z.enum(['png', 'jpeg', 'jpg', 'webp', 'svg', 'gif']).optional(),
-  output_compression: z.number().int().min(0).max(100).optional(),
-  moderation: z.enum(['auto', 'low']).optional(),
-  complexity: z.enum(COMPLEXITIES).optional(),
+  ...imageOptionValues,
   use_case: z.string().optional(),
   ...promptFieldsShape,
 };

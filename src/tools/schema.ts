@@ -18,18 +18,27 @@ export const RULES =
   'svg/gif: 2.6 only; svg n=1, sanitize: a -clean.svg copy without scripts; gif frame_count 2-16, frame_duration_ms. ' +
   'Prompt fields make labelled lines (text: verbatim; negative: avoid). dry_run: free preview. max_cost_usd: refuse above.';
 
-export const imageOptionsShape = {
+/** The options of one image request as values only: what a batch job may carry. */
+export const imageOptionValues = {
   model: z.string().optional(),
-  n: z.number().int().min(1).max(10).optional().describe('Variants'),
+  n: z.number().int().min(1).max(10).optional(),
   size: z.string().optional(),
-  quality: z.enum(ALL_QUALITIES).optional().describe('low for drafts'),
-  background: z.enum(['transparent', 'opaque', 'auto']).optional().describe("The output's alpha, not the scene"),
+  quality: z.enum(ALL_QUALITIES).optional(),
+  background: z.enum(['transparent', 'opaque', 'auto']).optional(),
   transparency: z.enum(TRANSPARENCY_STRATEGIES).optional(),
   key_color: z.string().optional(),
   output_format: z.enum(['png', 'jpeg', 'jpg', 'webp', 'svg', 'gif']).optional(),
   output_compression: z.number().int().min(0).max(100).optional(),
   moderation: z.enum(['auto', 'low']).optional(),
   complexity: z.enum(COMPLEXITIES).optional(),
+};
+
+/** The same for generate and edit, with the few words a model needs, and the SVG/GIF options. */
+export const imageOptionsShape = {
+  ...imageOptionValues,
+  n: imageOptionValues.n.describe('Variants'),
+  quality: imageOptionValues.quality.describe('low for drafts'),
+  background: imageOptionValues.background.describe("The output's alpha, not the scene"),
   svg_model: z.string().optional(),
   svg_effort: z.string().optional(),
   sanitize: z.boolean().optional(),

@@ -32,9 +32,11 @@ export function createServer(config: ServerConfig): McpServer {
       capabilities: { logging: {} },
       instructions:
         'Image tools backed by the OpenAI Images API. generate makes new images; edit changes existing ones (workspace paths, file:// links of earlier outputs ' +
-        'or data: URLs, with an optional mask); generate_batch makes many distinct images in one call (concurrent, resumable, with a manifest). ' +
+        'or data: URLs, with an optional mask); generate_batch makes many distinct images in one call (concurrent, resumable, with a manifest), ' +
+        'or with engine batch_api hands them to the Batch API at half price, collected later with batch_status. ' +
         'Files are saved under output/imagegen/ in the workspace and never overwritten without force; ' +
-        'results give the saved paths, the final prompt, the model, the cost and one small preview picture (a numbered contact sheet for several images). ' +
+        'results start with a text (saved paths, model and why, final prompt, cost, next step; failures start with Refused: or Failed:), ' +
+        'then one small preview picture (a numbered contact sheet for several images). ' +
         'Inspect each output before using it. Saved images, batch manifests and the history are resources; each use case has a prompt recipe. ' +
         'remove_background turns the flat background of a workspace image into transparency locally (no API call).',
     },

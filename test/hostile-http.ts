@@ -55,9 +55,27 @@ export interface HostileServer extends Listening {
 
 const isLookup = (url: string) => url.startsWith('/v1/models/');
 
+type RecordingState = { connections: number; requests: string[]; lookups: string[] };
+
+/** Listens on 127.0.0.1 and hands back the server as a test sees it. */
+async function serve(server: net.Server, state: RecordingState): Promise<HostileServer> {
+  const sockets = track(server, state);
+  const port = await listen(server);
+  return {
+    port,
+    url: `http://127.0.0.1:${port}/v1`,
+    get connections() {
+      return state.connections;
+    },
+    requests: state.requests,
+    lookups: state.lookups,
+    close: closer(server, sockets),
+  };
+}
+
 /** An HTTP server answering every request (its body read first) with `answer`. */
 export async function hostileServer(answer: (req: http.IncomingMessage, res: http.ServerResponse) => void | Promise<void>): Promise<HostileServer> {
-  const state = { connections: 0, requests: [] as string[], lookups: [] as string[] };
+  const state: RecordingState = { connections: 0, requests: [], lookups: [] };
   const server = http.createServer((req, res) => {
     res.on('error', () => {});
     if (isLookup(req.url ?? '')) {
@@ -71,18 +89,7 @@ export async function hostileServer(answer: (req: http.IncomingMessage, res: htt
       Promise.resolve(answer(req, res)).catch(() => res.destroy());
     });
   });
-  const sockets = track(server, state);
-  const port = await listen(server);
-  return {
-    port,
-    url: `http://127.0.0.1:${port}/v1`,
-    get connections() {
-      return state.connections;
-    },
-    requests: state.requests,
-    lookups: state.lookups,
-    close: closer(server, sockets),
-  };
+  return serve(server, state);
 }
 
 /** HTTPS on 127.0.0.1 with the test certificate, forwarding every connection to `targetPort`. */
@@ -146,7 +153,7 @@ export async function connectProxy(): Promise<ConnectProxy> {
 
 /** A TCP server that writes `reply` once the request's head has arrived, then closes. */
 export async function rawServer(reply: string): Promise<HostileServer> {
-  const state = { connections: 0, requests: [] as string[], lookups: [] as string[] };
+  const state: RecordingState = { connections: 0, requests: [], lookups: [] };
   const server = net.createServer((socket) => {
     let seen = '';
     socket.on('data', (chunk: Buffer) => {
@@ -159,18 +166,7 @@ export async function rawServer(reply: string): Promise<HostileServer> {
       }
     });
   });
-  const sockets = track(server, state);
-  const port = await listen(server);
-  return {
-    port,
-    url: `http://127.0.0.1:${port}/v1`,
-    get connections() {
-      return state.connections;
-    },
-    requests: state.requests,
-    lookups: state.lookups,
-    close: closer(server, sockets),
-  };
+  return serve(server, state);
 }
 
 /** Writes `chunk` and waits while the socket's buffer is full (the client reads slowly or not at all). */

@@ -34,7 +34,8 @@ async function startServer(fake: FakeImagesApi, cwd: string): Promise<Server> {
     command: process.execPath,
     args: [SERVER_ENTRY],
     cwd,
-    env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url },
+    // Structured output: the bench reads the batch's counts from structuredContent.
+    env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, IMAGEGEN_STRUCTURED_OUTPUT: '1' },
     stderr: 'ignore',
   });
   const client = new Client({ name: 'bench', version: '1.0.0' });

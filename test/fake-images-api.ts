@@ -145,7 +145,7 @@ interface ModelRules {
 const LEGACY = { sizes: LEGACY_SIZES, qualities: BASE_QUALITIES, transparent: true, legacyTokens: true, complexity: false } as const;
 const NEW = { sizes: 'flexible', qualities: ALL_QUALITIES, transparent: true, inputFidelity: null, legacyTokens: false, alphaPeak: 254 } as const;
 
-/** The models the fake knows, as the real API has them on 2026-12-02 (FIELD-NOTES.md). */
+/** The models the fake knows, as the real API has them on 2026-12-02. */
 const MODEL_RULES: Record<string, ModelRules> = {
   // Transparent backgrounds on gpt-image-2 are a preview; live calls have answered 400.
   'gpt-image-2': { sizes: 'flexible', qualities: BASE_QUALITIES, transparent: false, inputFidelity: null, legacyTokens: false, complexity: false },

@@ -10,7 +10,7 @@ import type { Problem } from './problems.js';
 import type { RawImageOptions } from './request.js';
 import type { Dimensions } from './sizes.js';
 
-/** The models that answer svg and gif (FIELD-NOTES: new outputs on 2.6, not on gpt-image-2 or 2.5). */
+/** The models that answer svg and gif: new outputs on 2.6, not on gpt-image-2 or 2.5. */
 export const VECTOR_MOTION_MODELS = ['gpt-image-2.6-sunburst', 'gpt-image-2.6-flare'] as const;
 
 export interface SvgParameter {

@@ -31,7 +31,7 @@ import { failed, refused, ResultBuilder } from '../results.js';
 import type { ToolContext } from './context.js';
 import type { BatchJob } from './batch-jobs.js';
 import type { GenerateBatchArguments } from './batch-schema.js';
-import { ENDPOINT_PATHS, dryRunPayload, estimateRun } from './image-run.js';
+import { ENDPOINT_PATHS, dryRunPayload, estimatePlan } from '../pipeline/plan.js';
 
 export const BATCH_INDEX_FILE = path.posix.join(TMP_DIR, 'batch-api-index.jsonl');
 
@@ -40,7 +40,7 @@ export function batchApiProblems(jobs: readonly BatchJob[], args: GenerateBatchA
   const problems: Problem[] = [];
   for (const job of jobs) {
     if (job.skip) continue;
-    const options = job.run.request.options;
+    const options = job.call.request.options;
     if (!batchApiAccepts(options.model)) problems.push({ field: 'model', message: `${jobName(job.plan)}: ${batchApiModelProblem(options.model)}` });
     if (options.keyColor) {
       problems.push({
@@ -65,7 +65,7 @@ async function writeRequests(file: string, runnable: readonly BatchJob[], worksp
   let bytes = 0;
   try {
     for (const job of runnable) {
-      const body = { ...apiParameters(job.run.request.options), prompt: job.run.request.prompt };
+      const body = { ...apiParameters(job.call.request.options), prompt: job.call.request.prompt };
       const line = requestLine(job.plan.number, path.basename(workspace.relative(job.targets[0] ?? '')), body);
       bytes += Buffer.byteLength(line);
       if (!out.write(line)) await once(out, 'drain');
@@ -106,7 +106,7 @@ export async function submitBatchApi(jobs: BatchJob[], manifestFile: string, arg
   }
   const requestsFile = await workspace.placeFile(temp, requestsTarget, { force: true });
 
-  const estimate = projectSpend(runnable.map((j) => ({ estimate: estimateRun(j.run), images: j.run.request.options.n })));
+  const estimate = projectSpend(runnable.map((j) => ({ estimate: estimatePlan(j.call), images: j.call.request.options.n })));
   const allPriced = estimate.assumedImages === 0;
   const estimatedUsd = allPriced ? batchPrice(estimate.usd) : undefined;
 
@@ -151,10 +151,10 @@ export async function submitBatchApi(jobs: BatchJob[], manifestFile: string, arg
       status: job.skip ? 'skipped' : 'pending',
       model: job.plan.request.options.model,
       ...(job.skip ? {} : { custom_id: customId(job.plan.number, path.basename(workspace.relative(job.targets[0] ?? ''))) }),
-      request: { endpoint: ENDPOINT_PATHS.generations, payload: dryRunPayload(job.run) },
-      files: job.skip ? [...job.kept.values()].map((f) => f.path) : job.run.targets.map((t) => workspace.relative(t)),
+      request: { endpoint: ENDPOINT_PATHS.generations, payload: dryRunPayload(job.call) },
+      files: job.skip ? [...job.kept.values()].map((f) => f.path) : job.call.targets.map((t) => workspace.relative(t)),
       attempts: 0,
-      ...(job.run.warnings.length > 0 ? { warnings: job.run.warnings } : {}),
+      ...(job.call.warnings.length > 0 ? { warnings: job.call.warnings } : {}),
     }));
   }
   manifest.write();

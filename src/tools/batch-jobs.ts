@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { JOB_FIELD_KEYS, JOB_OPTION_KEYS, MANIFEST_NAME, inlineJobs, jobProblem, parseJobLines, type BatchDefaults, type JobSource, type JobStatus, type PlannedJob } from '../core/batch.js';
+import { JOB_FIELD_KEYS, JOB_OPTION_KEYS, MANIFEST_NAME, inlineJobs, jobProblem, parseJobLines, type BatchDefaults, type JobSource, type PlannedJob } from '../core/batch.js';
 import type { Problem } from '../core/problems.js';
 import { inspectImage } from '../io/images.js';
 import type { ResolvedRequest } from '../core/request.js';
@@ -16,29 +16,21 @@ import { fileKind, WorkspaceError, type Workspace } from '../io/workspace.js';
 import { historyProblem } from '../io/history.js';
 import { keyedSourcePath } from '../core/transparency.js';
 import { problemsResult, type ImageFactsOut } from '../results.js';
-import { type ImageRun } from './image-run.js';
+import type { ImagePlan } from '../pipeline/plan.js';
 import { coerceArguments } from './arguments.js';
 import { jobObject, MAX_BATCH_API_INPUT_BYTES, MAX_INPUT_BYTES, type GenerateBatchArguments } from './batch-schema.js';
 
-/** A planned job with its confined paths and what this call does with it. */
+/** A planned job with its confined paths and what this call does with it; what becomes of it is its outcome (batch-run). */
 export interface BatchJob {
-  plan: PlannedJob;
+  readonly plan: PlannedJob;
   /** Absolute, confined targets, one per planned file. */
-  targets: string[];
+  readonly targets: readonly string[];
   /** Targets already holding a decodable image (resume): kept, not made again. */
-  kept: Map<number, ImageFactsOut>;
+  readonly kept: ReadonlyMap<number, ImageFactsOut>;
   /** Everything is there already (resume). */
-  skip: boolean;
-  run: ImageRun;
-  // Filled in as the job runs:
-  status?: JobStatus;
-  images: ImageFactsOut[];
-  /** Absolute paths of every file of the job, for resource links. */
-  links: string[];
-  error?: string;
-  attempts: number;
-  usage?: Record<string, unknown>;
-  costUsd?: number;
+  readonly skip: boolean;
+  /** The image call this job makes (for the images not kept). */
+  readonly call: ImagePlan;
 }
 
 type Checked<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
@@ -234,10 +226,10 @@ export async function prepareJobs(
       toMake.length === targets.length || toMake.length === 0
         ? plan.request
         : { ...withN(plan.request), ...(plan.request.fallbacks ? { fallbacks: plan.request.fallbacks.map((f) => ({ ...f, request: withN(f.request) })) } : {}) };
-    const run: ImageRun = {
+    const call: ImagePlan = {
       endpoint: 'generations',
       request,
-      warnings: [...plan.warnings],
+      warnings: plan.warnings,
       targets: toMake.map((i) => targets[i]!),
       force,
       downscaleMaxDim: args.downscale_max_dim,
@@ -245,7 +237,7 @@ export async function prepareJobs(
       maxAttempts: args.max_attempts,
       dryRun: args.dry_run ?? false,
     };
-    jobs[index] = { plan, targets, kept, skip: toMake.length === 0, run, images: [], links: [], attempts: 0 };
+    jobs[index] = { plan, targets, kept, skip: toMake.length === 0, call };
   });
   if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
   return { ok: true, value: { jobs, manifest } };

@@ -14,10 +14,10 @@ import { formatUsd, roundUsd, type Estimate } from '../core/cost.js';
 import { describePreview, previewBlock, type Preview } from '../io/preview.js';
 import type { Workspace } from '../io/workspace.js';
 import { clipText, imageFactsSchema, ResultBuilder, usageSchema, type ImageFactsOut } from '../results.js';
-import type { BatchJob } from './batch-jobs.js';
-import { plannedFacts } from './image-run.js';
 import { mimeTypeOf } from '../core/formats.js';
-import { fileLine } from './report.js';
+import { plannedFacts } from '../pipeline/plan.js';
+import { fileLine } from '../pipeline/text.js';
+import type { BatchJob } from './batch-jobs.js';
 
 export const BATCH_TEXT_BUDGET = 4096;
 /** Failures and files named one by one in the text, and files linked, before the rest is counted. */
@@ -65,12 +65,13 @@ export const batchResultSchema = z.object({
 type JobResult = z.infer<typeof jobResultSchema>;
 
 /**
- * What the report reads of a job: a running batch's BatchJob, or a job rebuilt from a manifest
- * (batch_status) alike. `run.request` is the request as it ran (after any fallback of the route).
+ * What the report reads of a job: a running batch's plan and outcome, or a job rebuilt from a
+ * manifest (batch_status) alike. `ran.request` is the request as it ran (after any fallback of
+ * the route), `ran.warnings` everything worth saying about the job.
  */
 export interface ReportJob {
   plan: { number: number; line?: number | undefined; label: string };
-  run: { warnings: readonly string[]; request: { prompt: string; options: { model: string; outputFormat: string; routingNote?: string | undefined } } };
+  ran: { warnings: readonly string[]; request: { prompt: string; options: { model: string; outputFormat: string; routingNote?: string | undefined } } };
   status?: JobStatus | undefined;
   images: ImageFactsOut[];
   /** Absolute paths of every file of the job, for resource links. */
@@ -84,7 +85,7 @@ export interface ReportJob {
 function jobResult(job: ReportJob, status: ResultStatus, images: ImageFactsOut[] = job.images): JobResult {
   const { plan } = job;
   // The request as it ran: after a fallback on the transparent route, the step that made the image.
-  const ran = job.run.request;
+  const ran = job.ran.request;
   const prompt = ran.prompt.replace(/\s+/g, ' ');
   const result: JobResult = {
     number: plan.number,
@@ -103,10 +104,10 @@ function jobResult(job: ReportJob, status: ResultStatus, images: ImageFactsOut[]
 }
 
 /** Warnings shared by many jobs are said once, with the jobs they concern. */
-export function collectWarnings(jobs: readonly ReportJob[], extra: readonly string[]): string[] {
+export function collectWarnings(jobs: readonly Pick<ReportJob, 'plan' | 'ran'>[], extra: readonly string[]): string[] {
   const byText = new Map<string, number[]>();
   for (const job of jobs) {
-    for (const w of job.run.warnings) {
+    for (const w of job.ran.warnings) {
       const numbers = byText.get(w) ?? [];
       if (!numbers.includes(job.plan.number)) numbers.push(job.plan.number);
       byText.set(w, numbers);
@@ -186,7 +187,7 @@ export function batchResult(outcome: BatchOutcome, workspace: Workspace): CallTo
 
   const tail: string[] = [];
   // Why a model other than the one asked made some images (the transparent route), each reason once.
-  const notes = [...new Set(finished.map((j) => j.run.request.options.routingNote).filter((n): n is string => n !== undefined))];
+  const notes = [...new Set(finished.map((j) => j.ran.request.options.routingNote).filter((n): n is string => n !== undefined))];
   for (const note of notes.slice(0, 3)) tail.push(`Model: ${clipText(note, 300)}`);
   const costs = jobs.map((j) => j.costUsd).filter((c): c is number => c !== undefined);
   const costUsd = costs.length > 0 ? roundUsd(costs.reduce((a, b) => a + b, 0)) : undefined;
@@ -200,7 +201,7 @@ export function batchResult(outcome: BatchOutcome, workspace: Workspace): CallTo
   const text = fitLines([head, ...(failures.length ? [`Not made (${unfinished.length}):`, ...failures] : [])], files, tail, (left) => `- … and ${left} more in ${manifest}.`);
   const out = new ResultBuilder().line(text);
   if (preview) out.block(previewBlock(preview));
-  const linked = finished.flatMap((j) => j.links.map((file) => ({ file, format: j.images[0]?.format ?? j.run.request.options.outputFormat })));
+  const linked = finished.flatMap((j) => j.links.map((file) => ({ file, format: j.images[0]?.format ?? j.ran.request.options.outputFormat })));
   for (const { file, format } of linked.slice(0, MAX_LINKS)) out.block(link(file, workspace, mimeTypeOf(format)));
   out.block(link(manifestFile, workspace, 'application/json'));
 
@@ -234,8 +235,8 @@ export function batchDryRunResult(plan: DryRunPlan, workspace: Workspace): CallT
   const { jobs, estimates } = plan;
   const running = jobs.filter((j) => !j.skip);
   const skipped = jobs.length - running.length;
-  const options = running.map((j) => j.run.request.options);
-  const planned = running.flatMap((j) => plannedFacts(j.run, workspace));
+  const options = running.map((j) => j.call.request.options);
+  const planned = running.flatMap((j) => plannedFacts(j.call, workspace));
   const lines = [
     `Dry run: nothing was sent or saved. ${running.length} of ${jobs.length} jobs would run (one POST /v1/images/generations each, ${plan.concurrency} at a time)${
       skipped ? `; ${skipped} already done would be skipped` : ''
@@ -254,13 +255,14 @@ export function batchDryRunResult(plan: DryRunPlan, workspace: Workspace): CallT
       ? `Full plan (every job's exact request and files): ${workspace.relative(plan.planFile)}`
       : `The full plan could not be written (${plan.planError ?? 'unknown error'}); run with fewer jobs to see each request.`,
   ];
-  const warnings = collectWarnings(jobs, []);
+  const views = jobs.map((job) => plannedView(job, workspace));
+  const warnings = collectWarnings(views, []);
   for (const w of warnings.slice(0, 5)) tail.push(`Warning: ${clipText(w, 300)}`);
   tail.push('Next: call again without dry_run to run it.');
   const perJob = jobs.map((job) => {
     if (job.skip) return `- ${jobName(job.plan)}: already done, skipped`;
-    const o = job.run.request.options;
-    const names = plannedFacts(job.run, workspace).map((f) => path.basename(f.path)).join(', ');
+    const o = job.call.request.options;
+    const names = plannedFacts(job.call, workspace).map((f) => path.basename(f.path)).join(', ');
     const prompt = clipText(job.plan.request.userPrompt.replace(/\s+/g, ' '), 80);
     return `- ${jobName(job.plan)}: ${o.model} ${o.size} ${o.quality}${o.n > 1 ? ` n=${o.n}` : ''} → ${names}; "${prompt}"`;
   });
@@ -272,10 +274,16 @@ export function batchDryRunResult(plan: DryRunPlan, workspace: Workspace): CallT
     dry_run: true,
     out_dir: plan.outDir,
     counts,
-    jobs: jobs.map((job) => jobResult(job, job.skip ? 'skipped' : 'planned', job.skip ? [...job.kept.values()] : [...job.kept.values(), ...plannedFacts(job.run, workspace)])),
+    jobs: views.map((view, i) => jobResult(view, jobs[i]!.skip ? 'skipped' : 'planned')),
     warnings,
   };
   if (plan.planFile) structured.plan = workspace.relative(plan.planFile);
   if (estimated !== undefined) structured.estimated_cost_usd = estimated;
   return out.build(structured);
+}
+
+/** A job as a dry run reports it: its plan, and the files it keeps or would write. */
+function plannedView(job: BatchJob, workspace: Workspace): ReportJob {
+  const images = [...job.kept.values(), ...(job.skip ? [] : plannedFacts(job.call, workspace))];
+  return { plan: job.plan, ran: { request: job.call.request, warnings: job.call.warnings }, images, links: [], attempts: 0 };
 }

@@ -1,6 +1,7 @@
 /**
- * A planned batch run: a bounded pool of image runs (each job through the transparent route as a
- * single call would go), the manifest rewritten as jobs finish, progress and heartbeats, a client's
+ * A planned batch run: a bounded pool around the pipeline's spend and save (each job through the
+ * transparent route as a single call would go), each job's outcome a value of its own, the
+ * manifest rewritten from plans and outcomes as jobs finish, progress and heartbeats, a client's
  * cancel or fail_fast, then one contact sheet and the compact result.
  */
 import { setMaxListeners } from 'node:events';
@@ -8,40 +9,63 @@ import path from 'node:path';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { redact } from '../core/api-errors.js';
 import { BatchProgress, addUsage, inFlightMessage, jobName, summarise, type UsageTotals } from '../core/batch.js';
-import { DEFAULT_DOWNSCALE_SUFFIX, downscaledPath } from '../core/paths.js';
-import { downscale } from '../io/images.js';
-import { ManifestWriter } from '../io/manifest.js';
 import { costFromUsage } from '../core/cost.js';
 import { thumbnailsAhead } from '../core/contact-sheet.js';
+import { DEFAULT_DOWNSCALE_SUFFIX, downscaledPath } from '../core/paths.js';
+import type { ResolvedRequest } from '../core/request.js';
 import { parseSize } from '../core/sizes.js';
-import { previewFiles, ThumbnailPrefetch, type Preview } from '../io/preview.js';
-import { lifecycleOf } from '../io/lifecycle.js';
+import { downscale } from '../io/images.js';
+import { ManifestWriter } from '../io/manifest.js';
 import { ImageApiError } from '../io/openai.js';
+import { previewFiles, ThumbnailPrefetch, type Preview } from '../io/preview.js';
 import type { Workspace } from '../io/workspace.js';
-import { batchResult, collectWarnings } from './batch-report.js';
-import type { ToolContext } from './context.js';
-import { dryRunPayload, ENDPOINT_PATHS, performImageRun, recordHistory } from './image-run.js';
-import { runThroughRoute } from './transparency.js';
-import { DEFAULT_CONCURRENCY, type GenerateBatchArguments } from './batch-schema.js';
+import { messageOf } from '../pipeline/context.js';
+import { dryRunPayload, ENDPOINT_PATHS } from '../pipeline/plan.js';
+import { recordHistory } from '../pipeline/report.js';
+import { makeImages } from '../pipeline/run.js';
+import type { ImageFactsOut } from '../results.js';
+import { batchResult, collectWarnings, type ReportJob } from './batch-report.js';
 import type { BatchJob } from './batch-jobs.js';
+import { DEFAULT_CONCURRENCY, type GenerateBatchArguments } from './batch-schema.js';
+import type { ToolContext } from './context.js';
 
-/** For resumed images: their downscaled copies, made locally when missing. */
-async function keepImages(job: BatchJob, args: GenerateBatchArguments, workspace: Workspace): Promise<void> {
+/** What became of a job in this call (the request as it ran, after any fallback); the report reads it with the job's plan. */
+type JobOutcome = Omit<ReportJob, 'plan' | 'ran'> & { ran: { request: ResolvedRequest; warnings: readonly string[] } };
+
+/** A resumed job's images already there: their facts and files, with downscaled copies made when missing. */
+interface Kept {
+  images: ImageFactsOut[];
+  links: string[];
+  warnings: string[];
+}
+
+async function keepImages(job: BatchJob, args: GenerateBatchArguments, workspace: Workspace): Promise<Kept> {
+  const kept: Kept = { images: [], links: [], warnings: [] };
   for (const [i, facts] of [...job.kept.entries()].sort((a, b) => a[0] - b[0])) {
     const target = job.targets[i]!;
     const entry = { ...facts };
-    job.links.push(target);
+    kept.links.push(target);
     if (args.downscale_max_dim) {
       const webTarget = downscaledPath(target, args.downscale_suffix ?? DEFAULT_DOWNSCALE_SUFFIX);
-      if (!(await workspace.exists(webTarget))) {
-        const small = await downscale(target, args.downscale_max_dim, job.plan.request.options.outputFormat);
-        await workspace.saveFile(webTarget, small);
+      try {
+        if (!(await workspace.exists(webTarget))) {
+          const small = await downscale(target, args.downscale_max_dim, job.call.request.options.outputFormat);
+          await workspace.saveFile(webTarget, small);
+        }
+        entry.web_path = workspace.relative(webTarget);
+        kept.links.push(webTarget);
+      } catch (error) {
+        kept.warnings.push(`${jobName(job.plan)}: the downscaled copy could not be made: ${messageOf(error)}`);
       }
-      entry.web_path = workspace.relative(webTarget);
-      job.links.push(webTarget);
     }
-    job.images.push(entry);
+    kept.images.push(entry);
   }
+  return kept;
+}
+
+/** A job's outcome before it runs (or when it never does). */
+function outcomeOf(job: BatchJob, kept: Kept, status: JobOutcome['status']): JobOutcome {
+  return { status, ran: { request: job.call.request, warnings: job.call.warnings }, images: kept.images, links: kept.links, attempts: 0 };
 }
 
 /**
@@ -49,12 +73,7 @@ async function keepImages(job: BatchJob, args: GenerateBatchArguments, workspace
  * `signal` fires. A job frees its slot as soon as its answer is in (`release`), so checking and
  * placing its files overlaps the next request instead of delaying it. Resolves when all are done.
  */
-async function runPool(
-  count: number,
-  concurrency: number,
-  signal: AbortSignal,
-  work: (index: number, release: () => void) => Promise<void>,
-): Promise<void> {
+async function runPool(count: number, concurrency: number, signal: AbortSignal, work: (index: number, release: () => void) => Promise<void>): Promise<void> {
   let next = 0;
   const jobs: Promise<void>[] = [];
   const worker = async () => {
@@ -71,59 +90,54 @@ async function runPool(
   await Promise.all(jobs);
 }
 
+/** One job through spend and save, its history lines written: its outcome. Throws what makeImages throws. */
+async function runJob(job: BatchJob, kept: Kept, ctx: ToolContext, workspace: Workspace, signal: AbortSignal, release: () => void): Promise<JobOutcome> {
+  const name = jobName(job.plan);
+  const made = await makeImages(job.call, ctx, workspace, { signal, onAnswered: release, name, spendingRefusal: () => undefined });
+  const options = made.plan.request.options;
+  const cost = costFromUsage(options.model, made.usage);
+  const warnings = [...made.warnings];
+  await recordHistory(made, cost.usd, workspace).catch((error: unknown) => {
+    warnings.push(`The images were saved, but their history lines could not be written: ${messageOf(error)}`);
+  });
+  ctx.log('info', `${name} generations model=${options.model} size=${options.size} quality=${options.quality} n=${options.n} duration_ms=${made.durationMs} attempts=${made.attempts}`);
+  const outcome: JobOutcome = {
+    status: 'done',
+    ran: { request: made.plan.request, warnings },
+    images: [...kept.images, ...made.images.map((saved) => saved.facts)],
+    links: [...kept.links, ...made.images.flatMap((saved) => saved.files)],
+    attempts: made.attempts,
+  };
+  if (made.usage) outcome.usage = made.usage as Record<string, unknown>;
+  if (cost.usd !== undefined) outcome.costUsd = cost.usd;
+  return outcome;
+}
+
 export async function runBatch(jobs: BatchJob[], manifestFile: string, args: GenerateBatchArguments, ctx: ToolContext, workspace: Workspace): Promise<CallToolResult> {
   const total = jobs.length;
   const started = new Date().toISOString();
   const outDir = workspace.relative(path.dirname(manifestFile));
-  const statusOf = () => summarise(total, jobs.map((j) => j.status));
+  // Jobs already done (resume): their downscaled copies if missing, one at a time (each decodes an
+  // image). Each job's outcome starts here.
+  const kept: Kept[] = [];
+  for (const job of jobs) kept.push(await keepImages(job, args, workspace));
+  const outcomes: JobOutcome[] = jobs.map((job, i) => outcomeOf(job, kept[i]!, job.skip ? 'skipped' : undefined));
   const manifest = new ManifestWriter(
     workspace,
     manifestFile,
-    () => ({ tool: 'generate_batch', version: 1, out_dir: outDir, started, updated: new Date().toISOString(), summary: statusOf() }),
+    () => ({ tool: 'generate_batch', version: 1, out_dir: outDir, started, updated: new Date().toISOString(), summary: summarise(total, outcomes.map((o) => o.status)) }),
     total,
   );
-  const entry = (job: BatchJob): Record<string, unknown> => {
-    const entry: Record<string, unknown> = {
-      number: job.plan.number,
-      ...(job.plan.line !== undefined ? { line: job.plan.line } : {}),
-      label: job.plan.label,
-      status: job.status ?? 'pending',
-      model: job.run.request.options.model,
-      request: { endpoint: ENDPOINT_PATHS.generations, payload: dryRunPayload(job.run) },
-      files: job.status === 'done' || job.status === 'skipped' ? job.images.map((i) => i.path) : job.targets.map((t) => workspace.relative(t)),
-      attempts: job.attempts,
-    };
-    if (job.usage) entry.usage = job.usage;
-    if (job.error !== undefined) entry.error = job.error;
-    if (job.run.warnings.length > 0) entry.warnings = job.run.warnings;
-    return entry;
-  };
-  const record = (job: BatchJob, index: number) => manifest.set(index, () => entry(job));
+  const record = (index: number) => manifest.set(index, () => manifestEntry(jobs[index]!, outcomes[index]!, workspace));
 
   const progress = new BatchProgress(total);
   const notify = (value: number | undefined, message: string) => {
     if (value !== undefined) ctx.progress?.(value, total, message).catch(() => {});
   };
-
-  // Jobs already done (resume): their downscaled copies if missing, then one progress step.
-  const extraWarnings: string[] = [];
-  let skipped = 0;
-  for (const job of jobs) {
-    if (job.kept.size > 0) {
-      try {
-        await keepImages(job, args, workspace);
-      } catch (error) {
-        extraWarnings.push(`${jobName(job.plan)}: the downscaled copy could not be made: ${error instanceof Error ? error.message : String(error)}`);
-      }
-    }
-    if (job.skip) {
-      job.status = 'skipped';
-      skipped++;
-    }
-  }
+  const skipped = jobs.filter((j) => j.skip).length;
   if (skipped > 0) notify(progress.jobsFinished(skipped), `${skipped} job${skipped === 1 ? '' : 's'} already done, skipped`);
 
-  const runnable = jobs.filter((j) => !j.skip);
+  const runnable = jobs.flatMap((job, index) => (job.skip ? [] : [index]));
   const batch = new AbortController();
   setMaxListeners(0, batch.signal); // one listener per job in flight, up to 25
   let stopReason = '';
@@ -145,13 +159,13 @@ export async function runBatch(jobs: BatchJob[], manifestFile: string, args: Gen
     : undefined;
   heartbeat?.unref();
 
-  let usage: UsageTotals = {};
-  const sheet = args.preview === false ? undefined : planSheetPrefetch(runnable, workspace);
+  const sheet = args.preview === false ? undefined : planSheetPrefetch(runnable.map((i) => jobs[i]!), workspace);
   const apiKey = ctx.config.api.apiKey;
   const failFast = args.fail_fast ?? false;
   try {
     const pool = runPool(runnable.length, args.concurrency ?? DEFAULT_CONCURRENCY, batch.signal, async (i, release) => {
-      const job = runnable[i]!;
+      const index = runnable[i]!;
+      const job = jobs[index]!;
       const name = jobName(job.plan);
       inFlight.add(job);
       // Each job gets its own signal, unlinked when it ends: whatever the SDK hangs on a request's
@@ -160,82 +174,73 @@ export async function runBatch(jobs: BatchJob[], manifestFile: string, args: Gen
       const forward = () => own.abort();
       batch.signal.addEventListener('abort', forward, { once: true });
       try {
-        // The same route a single call takes: fallbacks on the transparent route, the lifecycle lookup.
-        const routed = await runThroughRoute(
-          job.run,
-          (run) =>
-            performImageRun(run, ctx.api, workspace, {
-              signal: own.signal,
-              onAnswered: release,
-              onRetry: ({ attempt, delayMs, reason }) => ctx.log('warning', `${name} attempt ${attempt} failed; retrying in ${delayMs} ms: ${reason}`),
-            }),
-          { spendingRefusal: () => undefined, log: ctx.log, lifecycle: lifecycleOf(ctx.api), now: ctx.config.now() },
-        );
-        job.run = routed.run;
-        const outcome = routed.outcome;
-        job.status = 'done';
-        job.attempts = outcome.attempts;
-        const cost = costFromUsage(job.run.request.options.model, outcome.usage);
-        if (cost.usd !== undefined) job.costUsd = cost.usd;
-        await recordHistory(job.run, outcome, outcome.saved, cost.usd, workspace).catch((error: unknown) => {
-          job.run.warnings.push(`The images were saved, but their history lines could not be written: ${error instanceof Error ? error.message : String(error)}`);
-        });
-        if (outcome.usage) job.usage = outcome.usage as Record<string, unknown>;
-        usage = addUsage(usage, job.usage);
-        for (const saved of outcome.saved) {
-          job.images.push(saved.facts);
-          job.links.push(...saved.files);
-        }
-        sheet?.add(job);
-        const o = job.run.request.options;
-        ctx.log('info', `${name} generations model=${o.model} size=${o.size} quality=${o.quality} n=${o.n} duration_ms=${outcome.durationMs} attempts=${outcome.attempts}`);
+        outcomes[index] = await runJob(job, kept[index]!, ctx, workspace, own.signal, release);
+        sheet?.add(job, outcomes[index].images);
       } catch (error) {
         const cancelled = batch.signal.aborted && (!(error instanceof ImageApiError) || error.failure.kind === 'cancelled');
-        job.attempts = error instanceof ImageApiError ? error.attempts : Math.max(1, job.attempts);
-        if (cancelled) {
-          job.status = 'cancelled';
-          job.error = stopReason;
-        } else {
-          job.status = 'failed';
-          job.error = redact(error instanceof Error ? error.message : String(error), apiKey);
-          ctx.log('error', `${name} failed after ${job.attempts} attempt(s): ${job.error}`);
+        const attempts = error instanceof ImageApiError ? error.attempts : 1;
+        const reason = cancelled ? stopReason : redact(messageOf(error), apiKey);
+        outcomes[index] = { ...outcomeOf(job, kept[index]!, cancelled ? 'cancelled' : 'failed'), attempts, error: reason };
+        if (!cancelled) {
+          ctx.log('error', `${name} failed after ${attempts} attempt(s): ${reason}`);
           if (failFast) stop(`Not finished: ${name} failed and fail_fast is set.`);
         }
       } finally {
         batch.signal.removeEventListener('abort', forward);
         inFlight.delete(job);
-        record(job, jobs.indexOf(job));
+        record(index);
         manifest.write();
-        notify(progress.jobsFinished(), `${name} ${job.status}`);
+        notify(progress.jobsFinished(), `${name} ${outcomes[index]!.status}`);
       }
     });
     // The first requests are on their way; now the manifest's first version (every job, pending or skipped).
-    for (const [index, job] of jobs.entries()) record(job, index);
+    for (const index of jobs.keys()) record(index);
     manifest.write();
     await pool;
   } finally {
     if (heartbeat) clearInterval(heartbeat);
     ctx.signal.removeEventListener('abort', onClientCancel);
   }
-  for (const [index, job] of jobs.entries()) {
-    if (job.status) continue;
-    job.status = 'cancelled';
-    job.error = `Not started: ${stopReason.replace(/^Not finished: /, '')}`;
-    record(job, index);
+  for (const [index, outcome] of outcomes.entries()) {
+    if (outcome.status) continue;
+    outcomes[index] = { ...outcome, status: 'cancelled', error: `Not started: ${stopReason.replace(/^Not finished: /, '')}` };
+    record(index);
   }
   manifest.write();
   await manifest.flush();
-  if (manifest.error) extraWarnings.push(`The manifest could not be written (${manifest.error.message}); the images are saved all the same.`);
-  const warnings = collectWarnings(jobs, extraWarnings);
-  const preview = await batchPreview(jobs, args, workspace, sheet?.prefetch).catch((error: unknown) => {
-    warnings.push(`No preview could be made (the saved files are fine): ${error instanceof Error ? error.message : String(error)}`);
+  const view: ReportJob[] = jobs.map((job, i) => ({ plan: job.plan, ...outcomes[i]! }));
+  const extra = kept.flatMap((k) => k.warnings);
+  if (manifest.error) extra.push(`The manifest could not be written (${manifest.error.message}); the images are saved all the same.`);
+  const warnings = collectWarnings(view, extra);
+  const preview = await batchPreview(view, args, workspace, sheet?.prefetch).catch((error: unknown) => {
+    warnings.push(`No preview could be made (the saved files are fine): ${messageOf(error)}`);
     return undefined;
   });
-  return batchResult({ jobs, manifestFile, usage, warnings, preview }, workspace);
+  const usage = outcomes.reduce<UsageTotals>((total, o) => addUsage(total, o.usage), {});
+  return batchResult({ jobs: view, manifestFile, usage, warnings, preview }, workspace);
+}
+
+/** A job's entry in the manifest: its plan and what became of it so far. */
+function manifestEntry(job: BatchJob, outcome: JobOutcome, workspace: Workspace): Record<string, unknown> {
+  const finished = outcome.status === 'done' || outcome.status === 'skipped';
+  const entry: Record<string, unknown> = {
+    number: job.plan.number,
+    ...(job.plan.line !== undefined ? { line: job.plan.line } : {}),
+    label: job.plan.label,
+    status: outcome.status ?? 'pending',
+    model: outcome.ran.request.options.model,
+    request: { endpoint: ENDPOINT_PATHS.generations, payload: dryRunPayload({ ...job.call, request: outcome.ran.request }) },
+    files: finished ? outcome.images.map((i) => i.path) : job.targets.map((t) => workspace.relative(t)),
+    attempts: outcome.attempts,
+  };
+  if (outcome.usage) entry.usage = outcome.usage;
+  if (outcome.error !== undefined) entry.error = outcome.error;
+  if (outcome.ran.warnings.length > 0) entry.warnings = outcome.ran.warnings;
+  return entry;
 }
 
 /** One contact sheet of the images this call made, each tile numbered with its job; never a full-size image. */
-async function batchPreview(jobs: BatchJob[], args: GenerateBatchArguments, workspace: Workspace, prefetch?: ThumbnailPrefetch): Promise<Preview | undefined> {
+async function batchPreview(jobs: readonly ReportJob[], args: GenerateBatchArguments, workspace: Workspace, prefetch?: ThumbnailPrefetch): Promise<Preview | undefined> {
   if (args.preview === false) return undefined;
   const made = jobs.filter((j) => j.status === 'done').flatMap((j) => j.images.map((i) => ({ file: path.resolve(workspace.root, i.path), label: String(j.plan.number) })));
   if (made.length === 0) return undefined;
@@ -252,10 +257,10 @@ async function batchPreview(jobs: BatchJob[], args: GenerateBatchArguments, work
  * first images are made as their jobs finish, while others still wait on the API, so the sheet at
  * the end only composes them (see core thumbnailsAhead).
  */
-function planSheetPrefetch(runnable: BatchJob[], workspace: Workspace): { prefetch: ThumbnailPrefetch; add(job: BatchJob): void } | undefined {
-  const size = runnable[0] ? parseSize(runnable[0].run.request.options.size) : undefined;
+function planSheetPrefetch(runnable: BatchJob[], workspace: Workspace): { prefetch: ThumbnailPrefetch; add(job: BatchJob, images: readonly ImageFactsOut[]): void } | undefined {
+  const size = runnable[0] ? parseSize(runnable[0].call.request.options.size) : undefined;
   const plan = thumbnailsAhead(
-    runnable.map((job) => job.run.targets.length),
+    runnable.map((job) => job.call.targets.length),
     size?.kind === 'dimensions' ? size : undefined,
   );
   if (!plan) return undefined;
@@ -263,9 +268,8 @@ function planSheetPrefetch(runnable: BatchJob[], workspace: Workspace): { prefet
   const shown = new Map(runnable.map((job, i) => [job, plan.shownPerJob[i]!]));
   return {
     prefetch,
-    add(job) {
-      for (const facts of job.images.slice(0, shown.get(job) ?? 0)) prefetch.add(path.resolve(workspace.root, facts.path));
+    add(job, images) {
+      for (const facts of images.slice(0, shown.get(job) ?? 0)) prefetch.add(path.resolve(workspace.root, facts.path));
     },
   };
 }
-

@@ -292,7 +292,7 @@ function asReportJob(job: ManifestJob, made: ImageFactsOut[] | undefined, worksp
   const request = { prompt: String(payload.prompt ?? ''), options: { model: job.model, outputFormat: String(payload.output_format ?? 'png') } };
   return {
     plan: { number: job.number, line: job.line, label: job.label },
-    run: { warnings: job.warnings ?? [], request },
+    ran: { warnings: job.warnings ?? [], request },
     status: statusOf(job) ?? 'failed',
     images,
     links: made ? made.map((f) => path.resolve(workspace.root, f.path)) : [],

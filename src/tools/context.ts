@@ -2,21 +2,12 @@
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import type { ToolAnnotations } from '@modelcontextprotocol/sdk/types.js';
 import type { z } from 'zod';
-import type { ServerConfig } from '../config.js';
-import type { ImageApi } from '../io/openai.js';
-import type { Workspace } from '../io/workspace.js';
+import type { RunContext } from '../pipeline/context.js';
 
-export type LogLevel = 'debug' | 'info' | 'notice' | 'warning' | 'error';
+export type { LogLevel } from '../pipeline/context.js';
 
-export interface ToolContext {
-  config: ServerConfig;
-  api: ImageApi;
-  workspace(): Promise<Workspace>;
-  signal: AbortSignal;
-  /** Present only when the client asked for progress (sent a progressToken). */
-  progress?: (progress: number, total?: number, message?: string) => Promise<void>;
-  log(level: LogLevel, message: string): void;
-}
+/** A handler gets what the pipeline runs with. */
+export type ToolContext = RunContext;
 
 export interface ToolDefinition<Input extends z.ZodObject = z.ZodObject> {
   name: string;

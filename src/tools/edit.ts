@@ -13,8 +13,8 @@ import { loadInputImage, loadMask, targetsThatAreInputs, type LoadedImage, type 
 import type { Workspace } from '../io/workspace.js';
 import { imageResultSchema, problemsResult } from '../results.js';
 import { defineTool } from './context.js';
-import { executeImageRun } from './image-run.js';
-import { prepareRequest, readPrompt } from './prepare.js';
+import { planRequest, readPrompt } from '../pipeline/plan.js';
+import { runImage } from '../pipeline/run.js';
 import { augmentationShapeBrief, controlShape, imageOptionsShape, outputShape, promptShape, SAME_RULES } from './schema.js';
 import { strictArguments } from './arguments.js';
 
@@ -115,7 +115,7 @@ export const editTool = defineTool({
     const prompt = await readPrompt(args, workspace);
     if (!prompt.ok) problems.push(...prompt.problems);
     const stem = `${inputStemOf(args.images[0] ?? '')}-edit`;
-    const prepared = prompt.ok ? await prepareRequest({ ...args, prompt: prompt.value }, 'edit', stem, ctx, workspace) : undefined;
+    const prepared = prompt.ok ? await planRequest({ ...args, prompt: prompt.value }, 'edit', stem, ctx, workspace) : undefined;
     if (prepared && !prepared.ok) problems.push(...prepared.problems);
     const inputs = await loadInputs(args, workspace);
     problems.push(...inputs.problems);
@@ -143,7 +143,7 @@ export const editTool = defineTool({
     if (inputs.mask) notes.push(`Mask: ${inputs.mask.label} (${inputs.mask.check})`);
     if (args.input_images?.trim()) notes.push(`Roles: ${args.input_images.trim()}`);
 
-    return executeImageRun(
+    return runImage(
       {
         endpoint: 'edits',
         request,

@@ -15,9 +15,9 @@ import type { Workspace } from '../io/workspace.js';
 import { problemsResult, refused } from '../results.js';
 import { batchDryRunResult, batchResultSchema } from './batch-report.js';
 import { defineTool, type ToolContext } from './context.js';
-import { dryRunPayload, ENDPOINT_PATHS, estimateRun, plannedFacts, type ImageRun } from './image-run.js';
+import { dryRunPayload, ENDPOINT_PATHS, estimatePlan, KEYED_SOURCE_SUFFIX, plannedFacts, type ImagePlan } from '../pipeline/plan.js';
+import { NO_API_KEY } from '../pipeline/spend.js';
 import { SAME_RULES } from './schema.js';
-import { KEYED_SOURCE_SUFFIX } from './prepare.js';
 import { batchPrice, MAX_BATCH_API_JOBS } from '../core/batch-api.js';
 import { batchApiProblems, submitBatchApi } from './batch-api-submit.js';
 import { DEFAULT_CONCURRENCY, generateBatchArguments, type GenerateBatchArguments } from './batch-schema.js';
@@ -32,7 +32,7 @@ function planFileFor(outDir: string): string {
 
 /** The dry run: every job's exact request and files written to the plan file, a summary returned. */
 async function dryRunBatch(jobs: BatchJob[], args: GenerateBatchArguments, workspace: Workspace): Promise<CallToolResult> {
-  const estimates = jobs.filter((j) => !j.skip).map((j) => estimateRun(j.run));
+  const estimates = jobs.filter((j) => !j.skip).map((j) => estimatePlan(j.call));
   const plan = {
     dry_run: true,
     out_dir: args.out_dir,
@@ -43,11 +43,11 @@ async function dryRunBatch(jobs: BatchJob[], args: GenerateBatchArguments, works
       ...(job.plan.line !== undefined ? { line: job.plan.line } : {}),
       label: job.plan.label,
       status: job.skip ? 'skipped' : 'planned',
-      model: job.run.request.options.model,
-      ...(job.run.request.options.routingNote ? { routing_note: job.run.request.options.routingNote } : {}),
-      files: job.skip ? [...job.kept.values()].map((f) => f.path) : [...job.kept.values(), ...plannedFacts(job.run, workspace)].map((f) => f.path),
-      ...(job.skip ? {} : { request: { endpoint: ENDPOINT_PATHS.generations, payload: dryRunPayload(job.run) } }),
-      ...(job.run.warnings.length ? { warnings: job.run.warnings } : {}),
+      model: job.call.request.options.model,
+      ...(job.call.request.options.routingNote ? { routing_note: job.call.request.options.routingNote } : {}),
+      files: job.skip ? [...job.kept.values()].map((f) => f.path) : [...job.kept.values(), ...plannedFacts(job.call, workspace)].map((f) => f.path),
+      ...(job.skip ? {} : { request: { endpoint: ENDPOINT_PATHS.generations, payload: dryRunPayload(job.call) } }),
+      ...(job.call.warnings.length ? { warnings: job.call.warnings } : {}),
     })),
   };
   let planFile: string | undefined;
@@ -114,8 +114,7 @@ export const generateBatchTool = defineTool({
       return problemsResult([
         {
           field: 'OPENAI_API_KEY',
-          message:
-            'OPENAI_API_KEY is not set, so no image can be made. Add it to the env of this server in your MCP client config (Codex also needs env_vars = ["OPENAI_API_KEY"]), or use dry_run to check the batch without a key.',
+          message: NO_API_KEY.replace('check the request', 'check the batch'),
         },
       ]);
     }
@@ -128,7 +127,7 @@ export const generateBatchTool = defineTool({
 
 /** The spending guard over every job that would run, before any is sent. */
 function batchSpendingRefusal(jobs: BatchJob[], args: GenerateBatchArguments, ctx: ToolContext): string | undefined {
-  const planned = jobs.filter((j) => !j.skip).map((j) => dearestStep(j.run));
+  const planned = jobs.filter((j) => !j.skip).map((j) => dearestStep(j.call));
   const projection = projectSpend(planned);
   // The Batch API bills half; the guard weighs what will be billed.
   if (args.engine === 'batch_api') projection.usd = batchPrice(projection.usd);
@@ -139,8 +138,8 @@ function batchSpendingRefusal(jobs: BatchJob[], args: GenerateBatchArguments, ct
  * A routed job may end on any step of its transparent route, and nothing holds a batch's
  * fallbacks back once it runs: the guard weighs each job at its dearest step.
  */
-function dearestStep(run: ImageRun): { estimate: ReturnType<typeof estimateRun>; images: number } {
-  const steps = [run, ...(run.request.fallbacks ?? []).map((f) => ({ ...run, request: f.request }))];
-  const weighed = steps.map((step) => ({ estimate: estimateRun(step), images: step.request.options.n }));
+function dearestStep(call: ImagePlan): { estimate: ReturnType<typeof estimatePlan>; images: number } {
+  const steps = [call, ...(call.request.fallbacks ?? []).map((f) => ({ ...call, request: f.request }))];
+  const weighed = steps.map((step) => ({ estimate: estimatePlan(step), images: step.request.options.n }));
   return weighed.reduce((dear, step) => (projectSpend([step]).usd > projectSpend([dear]).usd ? step : dear));
 }

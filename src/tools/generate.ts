@@ -2,8 +2,8 @@
 import { z } from 'zod';
 import { imageResultSchema, problemsResult } from '../results.js';
 import { defineTool } from './context.js';
-import { executeImageRun } from './image-run.js';
-import { prepareRequest, readPrompt } from './prepare.js';
+import { planRequest, readPrompt } from '../pipeline/plan.js';
+import { runImage } from '../pipeline/run.js';
 import { augmentationShape, controlShape, imageOptionsShape, outputShape, promptShape, RULES } from './schema.js';
 import { strictArguments } from './arguments.js';
 
@@ -51,9 +51,9 @@ export const generateTool = defineTool({
     const workspace = await ctx.workspace();
     const prompt = await readPrompt(args, workspace);
     if (!prompt.ok) return problemsResult(prompt.problems);
-    const prepared = await prepareRequest({ ...args, prompt: prompt.value }, 'generate', 'output', ctx, workspace);
+    const prepared = await planRequest({ ...args, prompt: prompt.value }, 'generate', 'output', ctx, workspace);
     if (!prepared.ok) return problemsResult(prepared.problems);
-    return executeImageRun(
+    return runImage(
       {
         endpoint: 'generations',
         ...prepared.value,

@@ -6,19 +6,19 @@ import { describe, expect, it } from 'vitest';
 import type { ApiFailure } from '../../src/core/api-errors.js';
 import { resolveRequest } from '../../src/core/request.js';
 import { ImageApiError } from '../../src/io/openai.js';
-import type { ImageRun, ImageRunOutcome } from '../../src/tools/image-run.js';
-import { RouteRefusal, passOn, runThroughRoute } from '../../src/tools/transparency.js';
+import type { ImagePlan } from '../../src/pipeline/plan.js';
+import { RouteRefusal, passOn, runThroughRoute } from '../../src/pipeline/route.js';
 
 const now = new Date('2026-12-02T12:00:00Z');
 const http = (status: number, message?: string, code: string | null = null): ApiFailure => ({ kind: 'http', status, code, param: null, ...(message ? { message } : {}) });
 
-function routedRun(): ImageRun {
+function routedRun(): ImagePlan {
   const out = resolveRequest({ prompt: 'a sticker', background: 'transparent' }, { tool: 'generate', now });
   if (!out.ok) throw new Error('expected a request');
   return { endpoint: 'generations', request: out.value, warnings: [], targets: ['/w/a.png'], force: false, dryRun: false };
 }
 
-const done: ImageRunOutcome = { saved: [], attempts: 1, durationMs: 1 };
+const done = { saved: [], attempts: 1 };
 const hooks = { spendingRefusal: () => undefined, log: () => {}, now };
 
 describe('passOn', () => {
@@ -38,7 +38,7 @@ describe('runThroughRoute', () => {
     const seen: string[] = [];
     const result = await runThroughRoute(
       routedRun(),
-      async (run) => {
+      async (run: ImagePlan) => {
         seen.push(run.request.options.model);
         if (seen.length === 1) throw new ImageApiError('404', http(404), 1);
         if (seen.length === 2) throw new ImageApiError('400', http(400, 'Transparent background is not supported for this model.'), 1);
@@ -47,8 +47,8 @@ describe('runThroughRoute', () => {
       hooks,
     );
     expect(seen).toEqual(['gpt-image-2.5-sunburst', 'gpt-image-2.6-sunburst', 'gpt-image-2']);
-    expect(result.run.request.options).toMatchObject({ model: 'gpt-image-2', transparency: 'chroma_key' });
-    expect(result.run.request.options.routingNote).toMatch(
+    expect(result.plan.request.options).toMatchObject({ model: 'gpt-image-2', transparency: 'chroma_key' });
+    expect(result.plan.request.options.routingNote).toMatch(
       /^gpt-image-2\.5-sunburst is not available.*and gpt-image-2\.6-sunburst answered that it does not support transparent backgrounds \(400\), so gpt-image-2 drew/,
     );
   });
@@ -60,6 +60,20 @@ describe('runThroughRoute', () => {
     await expect(failing).rejects.toThrow(
       /^gpt-image-2\.5-sunburst is not available.* and gpt-image-2\.6-sunburst is not available.*, and the next step of the transparent route, transparency "chroma_key" on gpt-image-2, failed too: gone$/,
     );
+  });
+
+  it('leaves the plan it was given as it was: the fallback step gets its own request and warnings', async () => {
+    const plan = routedRun();
+    const firstNote = plan.request.options.routingNote;
+    const result = await runThroughRoute(plan, async (step: ImagePlan) => {
+      if (step === plan) throw new ImageApiError('404', http(404), 1);
+      return done;
+    }, hooks);
+    expect(result.plan).not.toBe(plan);
+    expect(result.plan.request.options.routingNote).toMatch(/is not available/);
+    expect(plan.request.options.routingNote).toBe(firstNote);
+    expect(plan.request.fallbacks?.every((f) => f.request.options.routingNote === undefined)).toBe(true);
+    expect(result.warnings).toEqual([]);
   });
 
   it('stops before a fallback the spending guard refuses', async () => {

@@ -1,8 +1,10 @@
 /**
  * output/imagegen/history.jsonl: one JSON line per saved image (time, tool, path, model, final
  * prompt, parameters, usage, cost), so a person can find how any asset was made and an agent can
- * make it again. Appends are serialised in this process and each call's lines go in one write to a
- * file opened for appending, so lines from concurrent calls never interleave. The history is only
+ * make it again. Appends are serialised in this process: each call's lines go whole into one write
+ * to a file opened for appending, so lines from concurrent calls never interleave, and the lines
+ * that arrive while a write is under way go together in the next one (a batch of 25 jobs finishing
+ * at once costs a few writes, not 25 opens and checks). The history is only
  * ever a regular file: a symlink (which a cloned repository can ship) or a FIFO there is refused,
  * and every tool checks that before it spends anything.
  */
@@ -43,7 +45,14 @@ export interface HistoryEntry {
   batch?: string;
 }
 
-const queues = new Map<string, Promise<void>>();
+interface PendingLines {
+  text: string;
+  resolve(): void;
+  reject(error: unknown): void;
+}
+
+/** Per history file: the lines waiting for the next write, and whether a write is under way. */
+const queues = new Map<string, { pending: PendingLines[]; writing: boolean }>();
 
 const HISTORY_FIX = `Remove it (a new history is started there), then call again.`;
 
@@ -66,22 +75,41 @@ export async function historyProblem(workspace: Workspace): Promise<string | und
   }
 }
 
-/** Appends one line per entry, in order, in one write. Safe to call concurrently. */
-export async function appendHistory(workspace: Workspace, entries: readonly HistoryEntry[]): Promise<void> {
-  if (entries.length === 0) return;
-  const file = await historyPath(workspace);
+/**
+ * Appends one line per entry, in order, in one write (shared with the lines of calls that came
+ * meanwhile). Safe to call concurrently; resolves once the lines are written.
+ */
+export function appendHistory(workspace: Workspace, entries: readonly HistoryEntry[]): Promise<void> {
+  if (entries.length === 0) return Promise.resolve();
   const text = entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
-  const previous = queues.get(file) ?? Promise.resolve();
-  const mine = previous.then(async () => {
-    await fs.mkdir(path.dirname(file), { recursive: true });
-    await workspace.appendFile(file, text, 'history', HISTORY_FIX);
-  });
-  const settled = mine.catch(() => {});
-  queues.set(file, settled);
-  settled.then(() => {
-    if (queues.get(file) === settled) queues.delete(file);
-  });
+  const key = path.join(workspace.root, HISTORY_FILE);
+  let queue = queues.get(key);
+  if (!queue) {
+    queue = { pending: [], writing: false };
+    queues.set(key, queue);
+  }
+  const mine = new Promise<void>((resolve, reject) => queue.pending.push({ text, resolve, reject }));
+  if (!queue.writing) void drain(workspace, key, queue);
   return mine;
+}
+
+/** Writes what is waiting, again while more arrives; each write's callers learn how it went. */
+async function drain(workspace: Workspace, key: string, queue: { pending: PendingLines[]; writing: boolean }): Promise<void> {
+  queue.writing = true;
+  while (queue.pending.length > 0) {
+    const lines = queue.pending.splice(0);
+    try {
+      // Checked at each write, as each call's own append was: a link swapped in meanwhile is refused.
+      const file = await historyPath(workspace);
+      await fs.mkdir(path.dirname(file), { recursive: true });
+      await workspace.appendFile(file, lines.map((l) => l.text).join(''), 'history', HISTORY_FIX);
+      for (const l of lines) l.resolve();
+    } catch (error) {
+      for (const l of lines) l.reject(error);
+    }
+  }
+  queue.writing = false;
+  queues.delete(key);
 }
 
 /** Every well-formed line of the history, oldest first; a missing file is an empty history. */

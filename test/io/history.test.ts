@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { appendFile, link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HISTORY_FILE, appendHistory, historyProblem, latestByPath, readHistory, type HistoryEntry } from '../../src/io/history.js';
 import { Workspace } from '../../src/io/workspace.js';
 import { tempWorkspace } from '../helpers.js';
@@ -39,6 +39,24 @@ describe('history.jsonl', () => {
       expect(parsed.slice(i, i + 4).map((e) => e.path)).toEqual([0, 1, 2, 3].map((image) => `out/call-${call}-${image}.png`));
     }
     expect(new Set(parsed.map((e) => e.path)).size).toBe(160);
+  });
+
+  it('writes the lines of calls that come while a write is under way together, in the next write', async () => {
+    const writes = vi.spyOn(workspace, 'appendFile');
+    await Promise.all(Array.from({ length: 25 }, (_, call) => appendHistory(workspace, [entry(call, 1, 'a prompt')])));
+    // The first call's lines go at once; the 24 that came meanwhile share the next write.
+    expect(writes).toHaveBeenCalledTimes(2);
+    const lines = (await readFile(path.join(ws.dir, HISTORY_FILE), 'utf8')).trimEnd().split('\n');
+    expect(lines.map((line) => (JSON.parse(line) as HistoryEntry).path)).toEqual(Array.from({ length: 25 }, (_, call) => `out/call-${call}-1.png`));
+  });
+
+  it('tells every call whose lines were in a failed write, and writes later calls afresh', async () => {
+    vi.spyOn(workspace, 'appendFile').mockRejectedValueOnce(new Error('disk full')).mockRejectedValueOnce(new Error('disk full'));
+    const first = Promise.all(Array.from({ length: 3 }, (_, call) => appendHistory(workspace, [entry(call, 1, 'lost')]).then(() => 'written', (e: Error) => e.message)));
+    expect(await first).toEqual(['disk full', 'disk full', 'disk full']);
+    vi.restoreAllMocks();
+    await appendHistory(workspace, [entry(9, 1, 'kept')]);
+    expect((await readHistory(workspace)).map((e) => e.prompt)).toEqual(['kept']);
   });
 
   it('reads back the latest entry per path and skips damaged lines', async () => {

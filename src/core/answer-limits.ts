@@ -9,6 +9,9 @@ import { FLEXIBLE_RULES, parseSize } from './sizes.js';
 /** Formats made at exactly the requested size (stills). */
 const EXACT_SIZE_FORMATS = new Set(['png', 'jpeg', 'webp']);
 
+/** What is read of an error answer (a 4xx/5xx body); the rest is dropped unread. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
 /** Room for a file's own structure (headers, metadata, compression overhead) beyond its pixels. */
 export const IMAGE_BYTES_ALLOWANCE = 1024 * 1024;
 

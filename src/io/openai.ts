@@ -5,9 +5,27 @@
  */
 import type OpenAI from 'openai';
 import { networkFailure, redact, type ApiFailure, type CauseLink, describeFailure } from '../core/api-errors.js';
+import { MAX_ERROR_BODY_BYTES } from '../core/answer-limits.js';
 import { MalformedAnswerError } from '../core/answer-scanner.js';
 import { isRetryableStatus, retryDelayMs, type RetryPolicy } from '../core/retry.js';
+import type { Readable } from 'node:stream';
+import type { DirectAnswer, PlatformClient } from './platform-fetch.js';
 import { BodyReadError, LocalWriteError, receiveImages, type ImageDestination, type ReceivedImage } from './receive.js';
+
+const DEFAULT_BASE_URL = 'https://api.openai.com/v1';
+const USER_AGENT = 'imagegen-mcp';
+
+/** At most `limit` bytes of a body as text; the rest is not read. */
+async function readCapped(body: Readable, limit: number): Promise<string> {
+  const parts: Buffer[] = [];
+  let length = 0;
+  for await (const chunk of body as AsyncIterable<Buffer>) {
+    parts.push(chunk);
+    length += chunk.length;
+    if (length >= limit) break; // leaving the loop destroys the stream
+  }
+  return Buffer.concat(parts).subarray(0, limit).toString('utf8');
+}
 
 export type Endpoint = 'generations' | 'edits';
 
@@ -227,14 +245,15 @@ async function classify(error: unknown): Promise<ClassifiedError> {
 }
 
 export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPolicy, 'baseDelayMs'>): ImageApi {
+  let platform: Promise<PlatformClient> | undefined;
+  const getPlatform = () => (platform ??= import('./platform-fetch.js').then((m) => m.createPlatformClient({ timeoutMs: environment.timeoutMs })));
   let client: OpenAI | undefined;
   const getClient = async (): Promise<OpenAI> => {
     if (!client) {
-      const [{ default: OpenAIClient }, { createPlatformClient }] = await Promise.all([import('openai'), import('./platform-fetch.js')]);
-      const platform = await createPlatformClient({ timeoutMs: environment.timeoutMs });
+      const [{ default: OpenAIClient }, { fetch, dispatcher }] = await Promise.all([import('openai'), getPlatform()]);
       client = new OpenAIClient({
-        fetch: platform.fetch,
-        fetchOptions: { dispatcher: platform.dispatcher } as never, // proxies and the head/body timeouts
+        fetch,
+        fetchOptions: { dispatcher } as never, // proxies and the head/body timeouts
         apiKey: environment.apiKey,
         baseURL: environment.baseURL ?? null,
         organization: environment.organization ?? null,
@@ -246,31 +265,62 @@ export function createImageApi(environment: ApiEnvironment, policy: Pick<RetryPo
     return client;
   };
 
+  /**
+   * POST /images/generations on the platform client's request API (see PlatformClient.post),
+   * failures raised as the SDK raises them (the same error classes, so they are classified alike).
+   */
+  async function generate(request: ImageApiRequest, signal: AbortSignal | undefined): Promise<Readable> {
+    const [sdk, { post }] = await Promise.all([import('openai'), getPlatform()]);
+    const headers: Record<string, string> = {
+      authorization: `Bearer ${environment.apiKey ?? ''}`,
+      'content-type': 'application/json',
+      accept: 'application/json',
+      'user-agent': USER_AGENT,
+    };
+    if (environment.organization) headers['openai-organization'] = environment.organization;
+    if (environment.project) headers['openai-project'] = environment.project;
+    const url = `${(environment.baseURL ?? DEFAULT_BASE_URL).replace(/\/+$/, '')}/images/generations`;
+    let answer: DirectAnswer;
+    try {
+      answer = await post(url, headers, JSON.stringify({ ...request.params, prompt: request.prompt }), signal);
+    } catch (error) {
+      if (signal?.aborted) throw new sdk.APIUserAbortError();
+      throw new sdk.APIConnectionError({ cause: error as Error });
+    }
+    if (answer.status < 400) return answer.body;
+    // As the SDK reads an error: JSON when it parses, else the text (cut at MAX_ERROR_BODY_BYTES).
+    const text = await readCapped(answer.body, MAX_ERROR_BODY_BYTES).catch(() => '');
+    let json: object | undefined;
+    try {
+      json = JSON.parse(text) as object;
+    } catch {
+      json = undefined;
+    }
+    throw sdk.APIError.generate(answer.status, json, json ? undefined : text, answer.headers);
+  }
+
   async function once(request: ImageApiRequest, options: CallOptions): Promise<Omit<ImageApiAnswer, 'attempts' | 'durationMs'>> {
     const signal = options.signal;
-    const openai = await getClient();
-    const requestOptions = { signal: signal ?? null, maxRetries: 0 } as const;
-    let response: Response;
+    let body: ReadableStream<Uint8Array> | Readable | null;
     if (request.endpoint === 'generations') {
-      const body = { ...request.params, prompt: request.prompt } as unknown as OpenAI.Images.ImageGenerateParamsNonStreaming;
-      response = await openai.images.generate(body, requestOptions).asResponse();
+      body = await generate(request, signal);
     } else {
+      const openai = await getClient();
       const { toFile } = await import('openai');
-      const files = await Promise.all(
-        (request.images ?? []).map((f) => toFile(f.bytes, f.name, { type: f.type })),
-      );
-      const body: Record<string, unknown> = {
+      const files = await Promise.all((request.images ?? []).map((f) => toFile(f.bytes, f.name, { type: f.type })));
+      const form: Record<string, unknown> = {
         ...request.params,
         prompt: request.prompt,
         image: files.length === 1 ? files[0] : files,
       };
-      if (request.mask) body.mask = await toFile(request.mask.bytes, request.mask.name, { type: request.mask.type });
-      response = await openai.images
-        .edit(body as unknown as OpenAI.Images.ImageEditParamsNonStreaming, requestOptions)
+      if (request.mask) form.mask = await toFile(request.mask.bytes, request.mask.name, { type: request.mask.type });
+      const response = await openai.images
+        .edit(form as unknown as OpenAI.Images.ImageEditParamsNonStreaming, { signal: signal ?? null, maxRetries: 0 })
         .asResponse();
+      body = response.body;
     }
     // Streamed, never parsed whole: a 3824x2160 PNG answer is ~16 MB of base64.
-    const received = await receiveImages(response.body, options.destination, signal, options.onReceived, options.maxImageBytes);
+    const received = await receiveImages(body, options.destination, signal, options.onReceived, options.maxImageBytes);
     const { usage, problem } = checkedUsage(received.usage);
     const svgUsage = checkedSvgUsage(received.svgUsage);
     return {

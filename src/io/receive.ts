@@ -5,6 +5,7 @@
  * On any failure (a cut connection, a malformed answer, a cancel) every file written is removed.
  */
 import { close, open, promises as fs, writev } from 'node:fs';
+import { Readable } from 'node:stream';
 import { promisify } from 'node:util';
 import { ImagesAnswerScanner, MalformedAnswerError, decodeBase64Into } from '../core/answer-scanner.js';
 
@@ -221,11 +222,25 @@ interface ChunkReader {
 }
 
 /**
- * Reads a body chunk by chunk. A byte stream (the transport's) is read into one buffer, handed
+ * Reads a body chunk by chunk. A Node stream (the direct request) is read as the socket gives it;
+ * a web byte stream (the SDK's fetch) is read into one buffer, handed
  * back and forth for the whole answer, so reading allocates nothing; any other stream is read as
  * it comes.
  */
-function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
+function chunkReader(body: ReadableStream<Uint8Array> | Readable): ChunkReader {
+  if (body instanceof Readable) {
+    // Node's own stream (the direct request): chunks as the socket gives them.
+    const chunks = body[Symbol.asyncIterator]() as AsyncIterator<Uint8Array>;
+    return {
+      read: async () => {
+        const next = await chunks.next();
+        return next.done ? undefined : next.value;
+      },
+      cancel: async () => {
+        body.destroy();
+      },
+    };
+  }
   let byob: ReadableStreamBYOBReader | undefined;
   try {
     byob = body.getReader({ mode: 'byob' });
@@ -259,7 +274,7 @@ function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
  * cut off near the cap, however much it would inflate to.
  */
 export async function receiveImages(
-  body: ReadableStream<Uint8Array> | null,
+  body: ReadableStream<Uint8Array> | Readable | null,
   destination: ImageDestination,
   signal?: AbortSignal,
   onReceived?: () => void,

@@ -86,6 +86,17 @@ describe('proxies (HTTPS_PROXY, HTTP_PROXY, NO_PROXY)', () => {
     expect(await sharp(path.join(dir, OUT)).metadata()).toMatchObject({ width: 1024, height: 1024, format: 'png' });
   });
 
+  it('sends an edit (a multipart upload through the SDK) through the same tunnel', async () => {
+    const { front, proxy } = await httpsFakeBehindProxy();
+    const { server, dir } = await serverFor(front.url, { HTTPS_PROXY: proxy.url, NODE_EXTRA_CA_CERTS: TEST_CERT });
+    await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } }).png().toFile(path.join(dir, 'in.png'));
+    const result = await server.call('edit', { prompt: 'make it red', images: ['in.png'], size: '1024x1024', out: OUT });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect([...new Set(proxy.tunnels)]).toEqual([`127.0.0.1:${front.port}`]);
+    expect(fake.requests.filter((r) => r.path === '/v1/images/edits')).toHaveLength(1);
+    expect(await sharp(path.join(dir, OUT)).metadata()).toMatchObject({ width: 1024, height: 1024, format: 'png' });
+  });
+
   it('honours lower-case http_proxy for a plain-http base URL', async () => {
     const { proxy } = await httpsFakeBehindProxy();
     const { server } = await serverFor(fake.url, { OPENAI_API_KEY: fake.apiKey, http_proxy: proxy.url });
@@ -172,7 +183,8 @@ describe('answers that stall, inflate or flood', () => {
     await expectStillServing(server);
   });
 
-  it('answers a 300 MB error body with a short message, memory bounded, still serving', async () => {
+  // generate reads its answer on undici's request API, edit through the SDK's fetch: both cut the body short.
+  it.each(['generate', 'edit'])('answers a 300 MB error body to %s with a short message, memory bounded, still serving', async (tool) => {
     let sentBytes = 0;
     const api = await hostileServer(async (_req, res) => {
       res.writeHead(400, { 'content-type': 'application/json' });
@@ -186,14 +198,20 @@ describe('answers that stall, inflate or flood', () => {
     });
     cleanups.push(api.close);
     const { server, dir } = await serverFor(api.url);
-    const result = await generate(server);
+    let result;
+    if (tool === 'edit') {
+      await sharp({ create: { width: 64, height: 64, channels: 3, background: '#336699' } }).png().toFile(path.join(dir, 'in.png'));
+      result = await server.call('edit', { prompt: 'make it red', images: ['in.png'], size: '1024x1024', out: OUT });
+    } else {
+      result = await generate(server);
+    }
     expect(result.isError).toBe(true);
     const text = textOf(result);
     expect(text).toMatch(/refused the request \(400\)/);
     expect(text).toContain('xxxxxxxx');
     expect(text.length).toBeLessThan(1000);
     expect(sentBytes).toBeLessThan(50 * 1024 * 1024);
-    expect(await filesUnder(dir)).toEqual([]);
+    expect((await filesUnder(dir)).filter((f) => f !== 'in.png')).toEqual([]);
     expect(await peakRssMb(server)).toBeLessThan(250);
     await expectStillServing(server);
   });

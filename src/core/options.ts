@@ -237,12 +237,6 @@ export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, proble
   if (model) checkTransparency(alpha, model, outputFormat, ctx, problems, warnings);
 
   const n = raw.n ?? DEFAULTS.n;
-  if (!Number.isInteger(n) || n < 1 || n > 10) {
-    problems.push({
-      field: 'n',
-      message: `n must be a whole number from 1 to 10 (it is ${n}): n makes variants of one prompt; distinct assets are separate jobs in generate_batch.`,
-    });
-  }
 
   const size = model ? resolveSize(raw, model, ctx, problems, outputFormat) : (raw.size ?? DEFAULTS.size);
   const parsedSize = parseSize(size);
@@ -262,11 +256,11 @@ export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, proble
   const qualityAsked = raw.quality ?? DEFAULTS.quality;
   const qualities = model?.info?.qualities ?? ALL_QUALITIES;
   if (!qualities.includes(qualityAsked)) {
-    const elsewhere = ALL_QUALITIES.includes(qualityAsked) ? currentModels(ctx.now, (m) => m.qualities.includes(qualityAsked), ctx.shutdownDates) : [];
+    const elsewhere = currentModels(ctx.now, (m) => m.qualities.includes(qualityAsked), ctx.shutdownDates);
     const where = elsewhere.length > 0 ? ` (${qualityAsked} is available on ${list(elsewhere)})` : '';
     problems.push({
       field: 'quality',
-      message: `quality "${raw.quality}" is not available${model ? ` on ${model.id}${routedWhy(ctx, model.id)}` : ''}: use ${list(qualities)}${where}.`,
+      message: `quality "${qualityAsked}" is not available${model ? ` on ${model.id}${routedWhy(ctx, model.id)}` : ''}: use ${list(qualities)}${where}.`,
     });
   }
 
@@ -287,9 +281,7 @@ export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, proble
   let outputCompression: number | undefined;
   if (raw.output_compression !== undefined) {
     const c = raw.output_compression;
-    if (!Number.isInteger(c) || c < 0 || c > 100) {
-      problems.push({ field: 'output_compression', message: `output_compression must be a whole number from 0 to 100 (it is ${c}).` });
-    } else if (outputFormat === 'svg' || outputFormat === 'gif') {
+    if (outputFormat === 'svg' || outputFormat === 'gif') {
       // Refused by resolveVectorMotion.
     } else if (outputFormat === 'png') {
       warnings.push('output_compression applies to jpeg and webp only, so it was not sent for png output.');

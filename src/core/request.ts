@@ -27,8 +27,9 @@ export type ToolKind = 'generate' | 'edit';
 
 /**
  * Image options as tools and batch lines take them (snake_case, like the CLI's flags), after their
- * schemas checked them: enum values arrive as the enum (tools/schema.ts `imageOptionValues`), so
- * the normaliser checks only what depends on other values, the model or the registry.
+ * schemas checked them (tools/schema.ts `imageOptionValues`): enum values arrive as the enum, n and
+ * output_compression as whole numbers in range, so the normaliser checks only what depends on
+ * other values, the model or the registry.
  */
 export interface RawImageOptions {
   model?: string | undefined;
@@ -125,6 +126,7 @@ function resolvePrompt(raw: RawRequest, problems: Problem[], warnings: string[])
     return { userPrompt, prompt: userPrompt };
   }
   const fields = givenFields(raw);
+  // Stays here: edit and generate_batch list use_case as text (its list of slugs is said once, in generate's schema).
   if (fields.use_case && !isUseCase(fields.use_case)) {
     problems.push({
       field: 'use_case',

@@ -51,6 +51,21 @@ describe('enum values', () => {
     expect(check(generateArguments, { prompt: 'x', [key]: value }).problems).toEqual([`${key} is "${value}"; use one of ${allowed}.`]);
   });
 
+  it.each([0, 11, 1.5, -1])('refuses n %d, saying 1 to 10 and that distinct assets are separate jobs', (n) => {
+    expect(check(generateArguments, { prompt: 'x', n }).problems).toEqual([
+      `n must be a whole number from 1 to 10 (it is ${n}): n makes variants of one prompt; distinct assets are separate jobs in generate_batch.`,
+    ]);
+  });
+
+  it.each([
+    [-1, 'at least 0'],
+    [101, 'at most 100'],
+    [50.5, ''],
+  ])('refuses output_compression %d, naming it and its range', (c, bound) => {
+    const [problem] = check(generateArguments, { prompt: 'x', output_format: 'jpeg', output_compression: c }).problems;
+    expect(problem).toMatch(bound ? `output_compression is ${c}; it must be ${bound}.` : /^output_compression must be a whole number, not 50\.5\.$/);
+  });
+
   it("refuses edit's input_fidelity other than low or high", () => {
     expect(check(editArguments, { prompt: 'x', images: ['a.png'], input_fidelity: 'max' }).problems).toEqual(['input_fidelity is "max"; use one of low, high.']);
   });
@@ -62,7 +77,7 @@ describe('a batch job: one schema inline and as a JSONL line', () => {
     ['a prompt that is no text', { prompt: 7 }, ['prompt must be text, not 7.']],
     ['no prompt', { size: '1024x1024' }, ['prompt is missing: each job needs the prompt of its image.']],
     ['n as words', { prompt: 'x', n: 'two' }, ['n must be a number, not "two".']],
-    ['n over 10', { prompt: 'x', n: 12 }, ['n is 12; it must be at most 10.']],
+    ['n over 10', { prompt: 'x', n: 12 }, ['n must be a whole number from 1 to 10 (it is 12): n makes variants of one prompt; distinct assets are separate jobs in generate_batch.']],
     ['a size as a number', { prompt: 'x', size: 1024 }, ['size must be text, not 1024.']],
     ['an unknown quality', { prompt: 'x', quality: 'ultra' }, ['quality is "ultra"; use one of low, medium, high, xhigh, max, auto.']],
     ['fields that are no object', { prompt: 'x', fields: 'bold' }, ['fields must be an object of augmentation fields, e.g. {"style": "flat vector"}.']],

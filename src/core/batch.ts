@@ -76,6 +76,8 @@ export interface PlanInput {
   caseInsensitive: boolean;
   /** Most jobs in one call (default MAX_BATCH_JOBS; the Batch API engine takes more). */
   maxJobs?: number | undefined;
+  /** Jobs given, counting those the job schema refused (default: the jobs here). */
+  given?: number | undefined;
 }
 
 export type BatchPlan = { ok: true; jobs: PlannedJob[] } | { ok: false; problems: Problem[] };
@@ -175,15 +177,16 @@ function outInsideDir(out: string): boolean {
  */
 export function planBatch(input: PlanInput): BatchPlan {
   const problems: Problem[] = [];
-  if (input.jobs.length === 0) {
+  const given = input.given ?? input.jobs.length;
+  if (given === 0) {
     return { ok: false, problems: [{ field: 'jobs', message: 'The batch has no jobs: give jobs (a list of prompts or job objects) or input (a JSONL file).' }] };
   }
   const maxJobs = input.maxJobs ?? MAX_BATCH_JOBS;
-  if (input.jobs.length > maxJobs) {
+  if (given > maxJobs) {
     const more = maxJobs === MAX_BATCH_JOBS ? ', or use engine "batch_api" (up to 50,000 jobs, half price, within 24 h)' : '';
     problems.push({
       field: 'jobs',
-      message: `The batch has ${input.jobs.length} jobs; at most ${maxJobs} run in one call. Split it into several batches (they can share out_dir)${more}.`,
+      message: `The batch has ${given} jobs; at most ${maxJobs} run in one call. Split it into several batches (they can share out_dir)${more}.`,
     });
   }
   const planned: PlannedJob[] = [];

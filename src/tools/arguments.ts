@@ -22,7 +22,7 @@ export function strictArguments<Shape extends z.ZodRawShape>(
       if (issue.code !== 'unrecognized_keys') return undefined;
       const keys = (issue as { keys?: string[] }).keys ?? [];
       return keys
-        .map((key) => hints[key] ?? `"${key}" is not an argument of ${tool}. Its arguments are: ${Object.keys(shape).join(', ')}.`)
+        .map((key) => (Object.hasOwn(hints, key) ? hints[key] : `${describeValue(key)} is not an argument of ${tool}. Its arguments are: ${Object.keys(shape).join(', ')}.`))
         .join(' ');
     },
   });
@@ -91,8 +91,9 @@ function coerceObject(shape: z.ZodRawShape, value: Record<string, unknown>, each
   const out: Record<string, unknown> = {};
   for (const [key, v] of Object.entries(value)) {
     if (v === null) continue; // null means "not given", as in the image CLI's JSONL files
-    const schema = (shape[key] as z.ZodType | undefined) ?? each;
-    out[key] = schema ? coerce(schema, v) : v;
+    // Own keys only: "constructor" or "__proto__" are unknown keys to refuse, not the object's machinery.
+    const schema = Object.hasOwn(shape, key) ? (shape[key] as z.ZodType) : each;
+    Object.defineProperty(out, key, { value: schema ? coerce(schema, v) : v, enumerable: true, writable: true, configurable: true });
   }
   return out;
 }

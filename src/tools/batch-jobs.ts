@@ -43,11 +43,14 @@ export interface BatchJob {
 
 type Checked<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
 
-export async function readJobSources(args: GenerateBatchArguments, workspace: Workspace): Promise<Checked<{ jobs: JobSource[]; problems: Problem[] }>> {
+/** The jobs that passed the job schema, the problems of the lines that did not, and how many jobs were given. */
+type JobSources = { jobs: JobSource[]; problems: Problem[]; given: number };
+
+export async function readJobSources(args: GenerateBatchArguments, workspace: Workspace): Promise<Checked<JobSources>> {
   if (args.jobs !== undefined && args.input !== undefined) {
     return { ok: false, problems: [{ field: 'jobs', message: 'Give either jobs (inline) or input (a JSONL file), not both.' }] };
   }
-  if (args.jobs !== undefined) return { ok: true, value: { jobs: inlineJobs(args.jobs), problems: [] } };
+  if (args.jobs !== undefined) return { ok: true, value: { jobs: inlineJobs(args.jobs), problems: [], given: args.jobs.length } };
   if (args.input === undefined) {
     return {
       ok: false,
@@ -74,7 +77,7 @@ export async function readJobSources(args: GenerateBatchArguments, workspace: Wo
       if (checked.success) jobs.push({ ...job, value: checked.data });
       else problems.push(...jobIssues(checked.error, value, job));
     }
-    return { ok: true, value: { jobs, problems } };
+    return { ok: true, value: { jobs, problems, given: parsed.jobs.length } };
   } catch (error) {
     if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'input', message: error.message }] };
     throw error;
@@ -267,10 +270,17 @@ function sortProblems(problems: Problem[]): Problem[] {
   return problems.map((p, i) => ({ p, i })).sort((a, b) => place(a.p) - place(b.p) || a.i - b.i).map(({ p }) => p);
 }
 
+/** Most problems listed in one refusal: a file of 50,000 bad lines must not make an answer no client can take. */
+export const MAX_LISTED_PROBLEMS = 100;
+
 export function refusal(problems: Problem[]): CallToolResult {
   const count = problems.length;
+  const listed = sortProblems(problems).slice(0, MAX_LISTED_PROBLEMS);
+  if (count > listed.length) {
+    listed.push({ field: 'jobs', message: `…and ${count - listed.length} more: fix these, and call again to see the rest.` });
+  }
   return problemsResult(
-    sortProblems(problems),
+    listed,
     `the batch has ${count} problem${count === 1 ? '' : 's'}, so nothing was sent. Fix ${count === 1 ? 'it' : 'them all'} and call again (no job runs until every job is valid):`,
   );
 }

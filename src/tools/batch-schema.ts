@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { JOB_FIELD_KEYS } from '../core/batch.js';
 import { augmentationShapeBrief, controlShape, imageOptionValues, outputShape, promptFieldsShape } from './schema.js';
-import { argumentIssues, coerceArguments, strictArguments } from './arguments.js';
+import { argumentIssues, coerceArguments, describeValue, strictArguments } from './arguments.js';
 import type { Problem } from '../core/problems.js';
 
 export const DEFAULT_CONCURRENCY = 5;
@@ -50,7 +50,7 @@ const jobShape = {
       error: (issue) => {
         // A partial record refuses keys outside its enum as unrecognized_keys (not in its declared issue types).
         const { code, keys } = issue as { code: string; keys?: string[] };
-        if (code === 'unrecognized_keys') return (keys ?? []).map((key) => `fields.${key} is not an augmentation field. Fields are: ${JOB_FIELD_KEYS.join(', ')}.`).join('\n');
+        if (code === 'unrecognized_keys') return (keys ?? []).map((key) => `fields.${describeValue(key).slice(1, -1)} is not an augmentation field. Fields are: ${JOB_FIELD_KEYS.join(', ')}.`).join('\n');
         if (code === 'invalid_type') return 'fields must be an object of augmentation fields, e.g. {"style": "flat vector"}.';
         return undefined;
       },
@@ -62,7 +62,7 @@ function hintFor(key: string): string {
   if (key === 'prompt_file') return 'prompt_file is not read per job: put the prompt itself in the job.';
   if (BATCH_LEVEL.includes(key)) return `"${key}" is a batch-level argument: give it once in the generate_batch call, not per job.`;
   if (EDIT_ONLY.includes(key)) return `"${key}" belongs to the edit tool; batch jobs generate new images.`;
-  return `"${key}" is not a job key. A job takes: ${Object.keys(jobShape).filter((k) => k !== 'fields').join(', ')}, and fields (an object of the augmentation fields).`;
+  return `${describeValue(key)} is not a job key. A job takes: ${Object.keys(jobShape).filter((k) => k !== 'fields').join(', ')}, and fields (an object of the augmentation fields).`;
 }
 
 /** One job's object: unknown keys are refused, each with where it belongs (one hint a line). */

@@ -93,6 +93,7 @@ export const generateBatchTool = defineTool({
     const downscaleSuffix = args.downscale_max_dim ? (args.downscale_suffix ?? DEFAULT_DOWNSCALE_SUFFIX) : undefined;
     const plan = planBatch({
       jobs: sources.value.jobs,
+      given: sources.value.given,
       defaults: defaults.value,
       outDir: args.out_dir,
       now: ctx.config.now(),

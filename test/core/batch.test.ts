@@ -133,6 +133,11 @@ describe('planBatch: every problem of every job, by number and line', () => {
     expect(problems(many)).toEqual([expect.stringMatching(/501 jobs; at most 500 .*Split it/)]);
     expect(planned(many.slice(0, MAX_BATCH_JOBS))).toHaveLength(MAX_BATCH_JOBS);
   });
+
+  it('counts the jobs given, those the job schema refused too: never "no jobs" for a file of bad lines', () => {
+    expect(plan([], { given: 3 })).toEqual({ ok: true, jobs: [] });
+    expect(problems(inline('a fox'), { given: MAX_BATCH_JOBS + 1 })).toEqual([expect.stringMatching(/501 jobs; at most 500/)]);
+  });
 });
 
 describe('planBatch: files', () => {

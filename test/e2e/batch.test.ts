@@ -233,6 +233,20 @@ describe('validation before spending', () => {
     expect(await filesUnder(path.join(ws.dir, 'b/same'))).toEqual([]);
   });
 
+  it('lists at most 100 problems of a file of bad lines, saying how many more there are', async () => {
+    const lines = Array.from({ length: 250 }, (_, i) => JSON.stringify({ prompt: `sprite ${i}`, qualty: 'high' }));
+    await writeFile(path.join(ws.dir, 'typos.jsonl'), `${lines.join('\n')}\n`);
+    const text = textOf(await server.call('generate_batch', { input: 'typos.jsonl', out_dir: 'b/typos' }));
+    expect(text).toMatch(/^Refused: the batch has 250 problems, so nothing was sent/);
+    const listed = text.split('\n').filter((l) => l.startsWith('- '));
+    expect(listed).toHaveLength(101);
+    expect(listed[0]).toMatch(/^- job 1 \(line 1\): "qualty" is not a job key/);
+    expect(listed[99]).toMatch(/^- job 100 \(line 100\): "qualty" is not a job key/);
+    expect(listed[100]).toBe('- …and 150 more: fix these, and call again to see the rest.');
+    expect(Buffer.byteLength(text)).toBeLessThan(64 * 1024);
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('refuses a batch-level default the image options do not take, naming it and its values, before reading any job', async () => {
     const result = await server.call('generate_batch', { input: 'missing.jsonl', out_dir: 'b/ultra', quality: 'ultra', dry_run: true });
     expect(result.isError).toBe(true);

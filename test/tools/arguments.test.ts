@@ -104,6 +104,21 @@ describe('a batch job: one schema inline and as a JSONL line', () => {
     expect(line.every((p) => p.job === 2 && p.line === 5)).toBe(true);
   });
 
+  it('refuses the keys of an object\'s machinery as unknown keys, and clips a long key', () => {
+    const line = JSON.parse('{"__proto__": {"prompt": "smuggled"}, "constructor": 1, "toString": "x"}') as unknown;
+    expect(checkLine(line).problems.map((p) => p.message)).toEqual([
+      'job 2 (line 5): prompt is missing: each job needs the prompt of its image.',
+      expect.stringMatching(/^job 2 \(line 5\): "__proto__" is not a job key\./),
+      expect.stringMatching(/^job 2 \(line 5\): "constructor" is not a job key\./),
+      expect.stringMatching(/^job 2 \(line 5\): "toString" is not a job key\./),
+    ]);
+    const args = JSON.parse('{"prompt": "x", "__proto__": {"n": 2}, "constructor": 1}') as Record<string, unknown>;
+    expect(check(generateArguments, args).problems).toEqual([expect.stringMatching(/^"__proto__" is not an argument of generate\. .* "constructor" is not an argument of generate\./)]);
+    const [long] = checkLine({ prompt: 'x', ['k'.repeat(10_000)]: 1 }).problems;
+    expect(long!.message).toMatch(/^job 2 \(line 5\): "k{37}\.\.\." is not a job key\./);
+    expect(long!.message.length).toBeLessThan(500);
+  });
+
   it('takes numbers sent as text and null as not given, in fields too', () => {
     const value = { prompt: 'x', n: '2', output_compression: null, fields: { style: 'flat', negative: null } };
     expect(checkLine(value).data).toEqual({ prompt: 'x', n: 2, fields: { style: 'flat' } });

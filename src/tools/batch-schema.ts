@@ -25,7 +25,7 @@ const jobOptionsShape = {
 
 /**
  * Batch-level defaults: the job options again, as plain text where a job declares an enum (the
- * values are listed once, in the job object; the normaliser checks them with the same messages).
+ * values are listed once, in the job object; checkBatchDefaults checks them as a job's are).
  */
 const batchDefaultsShape = {
   ...jobOptionsShape,

@@ -72,7 +72,6 @@ export const jobObject = z.strictObject(jobShape, {
 
 /** A job: a prompt, or an object with its own options. Inline jobs and JSONL lines are both checked by it. */
 export const jobSchema = z.union([z.string(), jobObject], { error: 'a job is a prompt (text) or an object with "prompt"' });
-export type JobValue = z.infer<typeof jobSchema>;
 
 export const generateBatchArguments = strictArguments(
   'generate_batch',

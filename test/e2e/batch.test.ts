@@ -222,7 +222,7 @@ describe('validation before spending', () => {
     const inline = textOf(await server.call('generate_batch', { jobs, out_dir: 'b/same' }));
     const sentences = (text: string) => text.split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2));
     expect(sentences(fromFile)).toEqual([
-      'job 2 (line 2): n must be a number, not "two".',
+      'job 2 (line 2): n must be a whole number from 1 to 10 (it is "two"): n makes variants of one prompt; distinct assets are separate jobs in generate_batch.',
       expect.stringMatching(/^job 2 \(line 2\): fields\.colour is not an augmentation field\. Fields are: use_case, asset_type/),
       expect.stringMatching(/^job 2 \(line 2\): "qualty" is not a job key\. A job takes: prompt, out, model, n, size, quality/),
     ]);

@@ -76,7 +76,7 @@ describe('a batch job: one schema inline and as a JSONL line', () => {
     ['not a prompt nor an object', 42, ['a job is a prompt (text) or an object with "prompt", not 42.']],
     ['a prompt that is no text', { prompt: 7 }, ['prompt must be text, not 7.']],
     ['no prompt', { size: '1024x1024' }, ['prompt is missing: each job needs the prompt of its image.']],
-    ['n as words', { prompt: 'x', n: 'two' }, ['n must be a number, not "two".']],
+    ['n as words', { prompt: 'x', n: 'two' }, ['n must be a whole number from 1 to 10 (it is "two"): n makes variants of one prompt; distinct assets are separate jobs in generate_batch.']],
     ['n over 10', { prompt: 'x', n: 12 }, ['n must be a whole number from 1 to 10 (it is 12): n makes variants of one prompt; distinct assets are separate jobs in generate_batch.']],
     ['a size as a number', { prompt: 'x', size: 1024 }, ['size must be text, not 1024.']],
     ['an unknown quality', { prompt: 'x', quality: 'ultra' }, ['quality is "ultra"; use one of low, medium, high, xhigh, max, auto.']],

@@ -16,8 +16,8 @@ import { createImageApi, type ImageApi } from './io/openai.js';
 import { chooseWorkspace, rootUrisToPaths, type Workspace } from './io/workspace.js';
 import { registerPrompts } from './prompts.js';
 import { registerResources } from './resources.js';
-import { failed, forClient, refused } from './results.js';
-import { argumentProblems, coerceArguments } from './tools/arguments.js';
+import { failed, forClient } from './results.js';
+import { argumentProblems, argumentRefusal, coerceArguments } from './tools/arguments.js';
 
 import type { LogLevel, ToolContext } from './tools/context.js';
 import { listedTools, TOOLS } from './tools/listing.js';
@@ -91,12 +91,7 @@ export function createServer(config: ServerConfig): McpServer {
     const raw = coerceArguments(tool.inputSchema, request.params.arguments ?? {});
     const parsed = tool.inputSchema.safeParse(raw);
     if (!parsed.success) {
-      const problems = argumentProblems(parsed.error, raw);
-      return refused(
-        problems.length === 1
-          ? `${problems[0]} Nothing was sent.`
-          : `${problems.length} problems with the arguments, so nothing was sent:\n${problems.map((p) => `- ${p}`).join('\n')}`,
-      );
+      return argumentRefusal(argumentProblems(parsed.error, raw));
     }
     const progressToken = extra._meta?.progressToken;
     const ctx: ToolContext = {

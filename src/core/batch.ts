@@ -1,47 +1,47 @@
 /**
- * Batch rules: jobs from JSONL lines or inline values, each merged with the batch-level defaults,
- * resolved by the same normaliser as `generate`, and given its files inside out_dir; every problem
- * of every job is collected (by job number and line) before anything is spent. Also the summary,
- * the usage total and the progress values of a running batch. Pure: no file system here.
+ * Batch rules: jobs from JSONL lines or inline values (their keys and types already checked by the
+ * job schema, tools/batch-schema.ts), each merged with the batch-level defaults, resolved by the
+ * same normaliser as `generate`, and given its files inside out_dir; every problem of every job is
+ * collected (by job number and line) before anything is spent. Also the summary, the usage total
+ * and the progress values of a running batch. Pure: no file system here.
  */
 import path from 'node:path';
 import { batchJobFiles, controlCharacterProblem, downscaledPath, nameLengthProblem, planOutputPaths, suffixProblem } from './paths.js';
 import type { Problem } from './problems.js';
-import { AUGMENTATION_FIELDS } from './prompt.js';
+import { AUGMENTATION_FIELDS, type AugmentationField } from './prompt.js';
 import { resolveRequest, type RawRequest, type ResolveContext, type ResolvedRequest } from './request.js';
 
 export const MAX_BATCH_JOBS = 500;
 export const MANIFEST_NAME = 'manifest.json';
 
-/** Image options a job may override (the batch's values are defaults), spelled as in the image CLI's JSONL files. */
-export const JOB_OPTION_KEYS = [
-  'model',
-  'n',
-  'size',
-  'quality',
-  'background',
-  'output_format',
-  'output_compression',
-  'moderation',
-  'transparency',
-  'key_color',
-  'complexity',
-] as const;
 /** Augmentation fields a generation job may carry, flat or under `fields`. */
-export const JOB_FIELD_KEYS = AUGMENTATION_FIELDS.filter((f) => f !== 'input_images');
-const INTEGER_KEYS = new Set(['n', 'output_compression']);
-const JOB_KEYS = new Set<string>(['prompt', 'out', 'fields', ...JOB_OPTION_KEYS, ...JOB_FIELD_KEYS]);
+export const JOB_FIELD_KEYS = AUGMENTATION_FIELDS.filter((f): f is Exclude<AugmentationField, 'input_images'> => f !== 'input_images');
+type JobField = (typeof JOB_FIELD_KEYS)[number];
 
-const BATCH_LEVEL = ['augment', 'out_dir', 'force', 'resume', 'concurrency', 'fail_fast', 'dry_run', 'max_attempts', 'downscale_max_dim', 'downscale_suffix', 'preview', 'max_cost_usd'];
-const EDIT_ONLY = ['images', 'image', 'mask', 'input_fidelity', 'input_images'];
+/** One line of a JSONL file, not yet checked. */
+export interface JobLine {
+  /** 1-based position in the batch. */
+  number: number;
+  /** 1-based line in the JSONL file. */
+  line: number;
+  value: unknown;
+}
 
-/** One job as given: a line of the JSONL file or an element of `jobs`, not yet checked. */
+/** A job's values, as the job schema lets them through: a prompt with its own options. */
+export type JobValues = Omit<RawRequest, 'prompt' | 'augment' | 'input_images'> & {
+  prompt: string;
+  /** File name inside out_dir. */
+  out?: string | undefined;
+  fields?: Partial<Record<JobField, string>> | undefined;
+};
+
+/** One checked job: a line of the JSONL file or an element of `jobs`. */
 export interface JobSource {
   /** 1-based position in the batch. */
   number: number;
   /** 1-based line in the JSONL file. */
   line?: number;
-  value: unknown;
+  value: string | JobValues;
 }
 
 /** Batch-level values: the defaults of every job. */
@@ -76,6 +76,8 @@ export interface PlanInput {
   caseInsensitive: boolean;
   /** Most jobs in one call (default MAX_BATCH_JOBS; the Batch API engine takes more). */
   maxJobs?: number | undefined;
+  /** Jobs given, counting those the job schema refused (default: the jobs here). */
+  given?: number | undefined;
 }
 
 export type BatchPlan = { ok: true; jobs: PlannedJob[] } | { ok: false; problems: Problem[] };
@@ -98,8 +100,8 @@ const JOB_FORMAT = 'Each line is one job: a JSON object with "prompt" (and optio
  * The jobs of a JSONL file: one per line, a JSON object or a prompt (plain, or a JSON string);
  * blank lines and lines starting with # are skipped. Every bad line is reported with its number.
  */
-export function parseJobLines(text: string): { jobs: JobSource[]; problems: Problem[] } {
-  const jobs: JobSource[] = [];
+export function parseJobLines(text: string): { jobs: JobLine[]; problems: Problem[] } {
+  const jobs: JobLine[] = [];
   const problems: Problem[] = [];
   const lines = text.replace(/^\uFEFF/, '').split('\n');
   for (const [i, raw] of lines.entries()) {
@@ -113,11 +115,11 @@ export function parseJobLines(text: string): { jobs: JobSource[]; problems: Prob
         value = JSON.parse(trimmed);
       } catch (error) {
         const why = error instanceof Error ? error.message : String(error);
-        problems.push({ field: 'input', message: `line ${line}: not valid JSON (${why}). ${JOB_FORMAT}` });
+        problems.push({ field: 'input', message: `line ${line}: not valid JSON (${why}). ${JOB_FORMAT}`, line });
         continue;
       }
       if (Array.isArray(value)) {
-        problems.push({ field: 'input', message: `line ${line}: a JSON array is not a job. ${JOB_FORMAT}` });
+        problems.push({ field: 'input', message: `line ${line}: a JSON array is not a job. ${JOB_FORMAT}`, line });
         continue;
       }
       jobs.push({ number: jobs.length + 1, line, value });
@@ -128,75 +130,24 @@ export function parseJobLines(text: string): { jobs: JobSource[]; problems: Prob
   return { jobs, problems };
 }
 
-export function inlineJobs(values: readonly unknown[]): JobSource[] {
+export function inlineJobs(values: ReadonlyArray<string | JobValues>): JobSource[] {
   return values.map((value, i) => ({ number: i + 1, value }));
 }
 
-function hintFor(key: string): string {
-  if (key === 'prompt_file') return 'prompt_file is not read per job: put the prompt itself in the job.';
-  if (BATCH_LEVEL.includes(key)) return `"${key}" is a batch-level argument: give it once in the generate_batch call, not per job.`;
-  if (EDIT_ONLY.includes(key)) return `"${key}" belongs to the edit tool; batch jobs generate new images.`;
-  return `"${key}" is not a job key. A job takes: prompt, out, ${[...JOB_OPTION_KEYS, ...JOB_FIELD_KEYS].join(', ')}, and fields (an object of the augmentation fields).`;
-}
-
-function describeType(value: unknown): string {
-  if (Array.isArray(value)) return 'an array';
-  if (value === null) return 'null';
-  return typeof value === 'string' ? `"${value}"` : typeof value === 'object' ? 'an object' : String(value);
-}
-
-/** The job's own values, type-checked: null counts as not given, as in the CLI's files. */
-function readJob(value: unknown, problems: string[]): { raw: RawRequest; out?: string } | undefined {
+/** A checked job as a request: fields under `fields` over the flat ones (a different value for both is refused), and its out. */
+function readJob(value: string | JobValues, problems: string[]): { raw: RawRequest; out?: string } {
   if (typeof value === 'string') return { raw: { prompt: value } };
-  if (!value || typeof value !== 'object' || Array.isArray(value)) {
-    problems.push(`a job is a prompt string or an object with "prompt", not ${describeType(value)}.`);
-    return undefined;
-  }
-  const job = value as Record<string, unknown>;
-  const raw: Record<string, unknown> = {};
-  let out: string | undefined;
-  const take = (key: string, v: unknown, where: string) => {
-    if (v === null || v === undefined) return;
-    if (INTEGER_KEYS.has(key)) {
-      if (typeof v !== 'number' || !Number.isInteger(v)) {
-        problems.push(`${where}${key} must be a whole number, not ${describeType(v)}.`);
-        return;
-      }
-    } else if (typeof v !== 'string') {
-      problems.push(`${where}${key} must be a string, not ${describeType(v)}.`);
-      return;
-    }
-    if (key === 'out') out = v as string;
-    else raw[key] = v;
-  };
-  for (const [key, v] of Object.entries(job)) {
-    if (!JOB_KEYS.has(key)) {
-      problems.push(hintFor(key));
-    } else if (key !== 'fields') {
-      take(key, v, '');
+  const { out, fields, ...raw } = value;
+  const request: RawRequest = { ...raw };
+  for (const [key, v] of Object.entries(fields ?? {}) as Array<[JobField, string | undefined]>) {
+    const flat = raw[key];
+    if (flat !== undefined && v !== undefined && flat !== v) {
+      problems.push(`${key} is given both flat and under fields, with different values: keep one.`);
+    } else if (v !== undefined) {
+      request[key] = v;
     }
   }
-  const fields = job.fields;
-  if (fields !== undefined && fields !== null) {
-    if (typeof fields !== 'object' || Array.isArray(fields)) {
-      problems.push(`fields must be an object of augmentation fields (e.g. {"style": "flat vector"}), not ${describeType(fields)}.`);
-    } else {
-      for (const [key, v] of Object.entries(fields as Record<string, unknown>)) {
-        if (!(JOB_FIELD_KEYS as readonly string[]).includes(key)) {
-          problems.push(`fields.${key} is not an augmentation field. Fields are: ${JOB_FIELD_KEYS.join(', ')}.`);
-          continue;
-        }
-        const flat = job[key];
-        if (flat !== undefined && flat !== null && v !== null && v !== undefined && flat !== v) {
-          problems.push(`${key} is given both flat and under fields, with different values: keep one.`);
-          continue;
-        }
-        take(key, v, 'fields.');
-      }
-    }
-  }
-  if (job.prompt === undefined || job.prompt === null) problems.push('prompt is missing: each job needs the prompt of its image.');
-  return out === undefined ? { raw: raw as RawRequest } : { raw: raw as RawRequest, out };
+  return out === undefined ? { raw: request } : { raw: request, out };
 }
 
 /** Job values over batch defaults: a job's value wins where it gives one. */
@@ -226,15 +177,16 @@ function outInsideDir(out: string): boolean {
  */
 export function planBatch(input: PlanInput): BatchPlan {
   const problems: Problem[] = [];
-  if (input.jobs.length === 0) {
+  const given = input.given ?? input.jobs.length;
+  if (given === 0) {
     return { ok: false, problems: [{ field: 'jobs', message: 'The batch has no jobs: give jobs (a list of prompts or job objects) or input (a JSONL file).' }] };
   }
   const maxJobs = input.maxJobs ?? MAX_BATCH_JOBS;
-  if (input.jobs.length > maxJobs) {
+  if (given > maxJobs) {
     const more = maxJobs === MAX_BATCH_JOBS ? ', or use engine "batch_api" (up to 50,000 jobs, half price, within 24 h)' : '';
     problems.push({
       field: 'jobs',
-      message: `The batch has ${input.jobs.length} jobs; at most ${maxJobs} run in one call. Split it into several batches (they can share out_dir)${more}.`,
+      message: `The batch has ${given} jobs; at most ${maxJobs} run in one call. Split it into several batches (they can share out_dir)${more}.`,
     });
   }
   const planned: PlannedJob[] = [];
@@ -256,7 +208,7 @@ export function planBatch(input: PlanInput): BatchPlan {
     const name = jobName(source);
     const jobProblems: string[] = [];
     const read = readJob(source.value, jobProblems);
-    if (!read || jobProblems.length > 0) {
+    if (jobProblems.length > 0) {
       for (const message of jobProblems) problems.push(jobProblem(source, 'jobs', message));
       continue;
     }

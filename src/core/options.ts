@@ -6,7 +6,6 @@
  */
 import {
   ALL_QUALITIES,
-  COMPLEXITIES,
   DEFAULT_MODEL,
   REGISTRY_CHECKED,
   currentModels,
@@ -22,18 +21,10 @@ import {
 } from './models.js';
 import type { OutputFormat } from './paths.js';
 import type { Problem } from './problems.js';
-import type { Background, Moderation, RawImageOptions, ResolveContext, ResolvedOptions } from './request.js';
+import type { RawImageOptions, ResolveContext, ResolvedOptions } from './request.js';
 import { FLEXIBLE_RULES, flexibleSizeViolations, formatSize, parseSize, suggestFlexibleSize, type Dimensions } from './sizes.js';
 import { resolveVectorMotion } from './vector-motion.js';
-import {
-  DEFAULT_KEY_COLOR,
-  DEFAULT_TRANSPARENCY,
-  TRANSPARENCY_STRATEGIES,
-  isWeakKeyColor,
-  normaliseKeyColor,
-  parseTransparency,
-  type TransparencyStrategy,
-} from './transparency.js';
+import { DEFAULT_KEY_COLOR, DEFAULT_TRANSPARENCY, isWeakKeyColor, normaliseKeyColor, type TransparencyStrategy } from './transparency.js';
 
 export const DEFAULTS = {
   model: DEFAULT_MODEL,
@@ -52,9 +43,8 @@ interface AlphaPlan {
   keyColorGiven: boolean;
 }
 
-const FORMATS: Record<string, OutputFormat> = { png: 'png', jpeg: 'jpeg', jpg: 'jpeg', webp: 'webp', svg: 'svg', gif: 'gif' };
-const BACKGROUNDS: readonly Background[] = ['transparent', 'opaque', 'auto'];
-const MODERATIONS: readonly Moderation[] = ['auto', 'low'];
+/** The API's name of each format as asked (jpg is jpeg's other spelling). */
+const FORMATS: Record<NonNullable<RawImageOptions['output_format']>, OutputFormat> = { png: 'png', jpeg: 'jpeg', jpg: 'jpeg', webp: 'webp', svg: 'svg', gif: 'gif' };
 
 const list = (values: readonly string[]) => values.join(', ');
 
@@ -113,16 +103,7 @@ function routedWhy(ctx: ResolveContext, id: string): string {
 
 /** Reads background, transparency and key_color: whether the output is to be transparent, and how. */
 function resolveAlphaPlan(raw: RawImageOptions, ctx: ResolveContext, problems: Problem[]): AlphaPlan {
-  let explicit: TransparencyStrategy | undefined;
-  if (raw.transparency !== undefined) {
-    explicit = parseTransparency(raw.transparency);
-    if (!explicit) {
-      problems.push({
-        field: 'transparency',
-        message: `transparency "${raw.transparency}" is not one of ${list(TRANSPARENCY_STRATEGIES)}.`,
-      });
-    }
-  }
+  const explicit = raw.transparency;
   const background = raw.background;
   if (explicit && background !== undefined && background !== 'transparent') {
     problems.push({
@@ -248,28 +229,14 @@ function resolveSize(raw: RawImageOptions, model: ModelChoice, ctx: ResolveConte
 }
 
 export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, problems: Problem[], warnings: string[]): ResolvedOptions | undefined {
-  const formatAsked = (raw.output_format ?? DEFAULTS.outputFormat).trim().toLowerCase();
-  const outputFormat = FORMATS[formatAsked];
-  if (!outputFormat) {
-    problems.push({ field: 'output_format', message: `output_format "${raw.output_format}" is not supported: use png, jpeg (or jpg) or webp, or svg or gif on gpt-image-2.6-*.` });
-  }
-
-  const background = raw.background as Background | undefined;
-  if (background !== undefined && !BACKGROUNDS.includes(background)) {
-    problems.push({ field: 'background', message: `background "${raw.background}" is not one of ${list(BACKGROUNDS)}.` });
-  }
+  const outputFormat = FORMATS[raw.output_format ?? DEFAULTS.outputFormat];
+  const background = raw.background;
 
   const alpha = resolveAlphaPlan(raw, ctx, problems);
   const model = resolveModel(raw, alpha, ctx, problems, warnings);
   if (model) checkTransparency(alpha, model, outputFormat, ctx, problems, warnings);
 
   const n = raw.n ?? DEFAULTS.n;
-  if (!Number.isInteger(n) || n < 1 || n > 10) {
-    problems.push({
-      field: 'n',
-      message: `n must be a whole number from 1 to 10 (it is ${n}): n makes variants of one prompt; distinct assets are separate jobs in generate_batch.`,
-    });
-  }
 
   const size = model ? resolveSize(raw, model, ctx, problems, outputFormat) : (raw.size ?? DEFAULTS.size);
   const parsedSize = parseSize(size);
@@ -286,24 +253,22 @@ export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, proble
     warnings,
   );
 
-  const qualityAsked = (raw.quality ?? DEFAULTS.quality).trim().toLowerCase() as Quality;
+  const qualityAsked = raw.quality ?? DEFAULTS.quality;
   const qualities = model?.info?.qualities ?? ALL_QUALITIES;
   if (!qualities.includes(qualityAsked)) {
-    const elsewhere = ALL_QUALITIES.includes(qualityAsked) ? currentModels(ctx.now, (m) => m.qualities.includes(qualityAsked), ctx.shutdownDates) : [];
+    const elsewhere = currentModels(ctx.now, (m) => m.qualities.includes(qualityAsked), ctx.shutdownDates);
     const where = elsewhere.length > 0 ? ` (${qualityAsked} is available on ${list(elsewhere)})` : '';
     problems.push({
       field: 'quality',
-      message: `quality "${raw.quality}" is not available${model ? ` on ${model.id}${routedWhy(ctx, model.id)}` : ''}: use ${list(qualities)}${where}.`,
+      message: `quality "${qualityAsked}" is not available${model ? ` on ${model.id}${routedWhy(ctx, model.id)}` : ''}: use ${list(qualities)}${where}.`,
     });
   }
 
   let complexity: Complexity | undefined;
   if (raw.complexity !== undefined) {
-    const value = raw.complexity.trim().toLowerCase() as Complexity;
+    const value = raw.complexity;
     const takers = currentModels(ctx.now, (m) => m.complexity, ctx.shutdownDates);
-    if (!COMPLEXITIES.includes(value)) {
-      problems.push({ field: 'complexity', message: `complexity "${raw.complexity}" is not one of ${list(COMPLEXITIES)}.` });
-    } else if (model?.info && !model.info.complexity) {
+    if (model?.info && !model.info.complexity) {
       problems.push({
         field: 'complexity',
         message: `${model.id}${routedWhy(ctx, model.id)} does not accept complexity (planning effort); ${takers.length > 0 ? `${list(takers)} do. Set model to one of them, or drop complexity` : 'no current model does. Drop complexity'}.`,
@@ -316,9 +281,7 @@ export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, proble
   let outputCompression: number | undefined;
   if (raw.output_compression !== undefined) {
     const c = raw.output_compression;
-    if (!Number.isInteger(c) || c < 0 || c > 100) {
-      problems.push({ field: 'output_compression', message: `output_compression must be a whole number from 0 to 100 (it is ${c}).` });
-    } else if (outputFormat === 'svg' || outputFormat === 'gif') {
+    if (outputFormat === 'svg' || outputFormat === 'gif') {
       // Refused by resolveVectorMotion.
     } else if (outputFormat === 'png') {
       warnings.push('output_compression applies to jpeg and webp only, so it was not sent for png output.');
@@ -327,21 +290,16 @@ export function resolveOptions(raw: RawImageOptions, ctx: ResolveContext, proble
     }
   }
 
-  const moderation = raw.moderation as Moderation | undefined;
-  if (moderation !== undefined && !MODERATIONS.includes(moderation)) {
-    problems.push({ field: 'moderation', message: `moderation "${raw.moderation}" is not one of auto, low.` });
-  }
+  const moderation = raw.moderation;
 
   let inputFidelity: InputFidelity | undefined;
   if (raw.input_fidelity !== undefined) {
-    const value = raw.input_fidelity as InputFidelity;
+    const value = raw.input_fidelity;
     if (ctx.tool !== 'edit') {
       problems.push({
         field: 'input_fidelity',
         message: 'input_fidelity applies to edits of input images only: use the edit tool, or drop input_fidelity.',
       });
-    } else if (value !== 'low' && value !== 'high') {
-      problems.push({ field: 'input_fidelity', message: `input_fidelity "${raw.input_fidelity}" is not one of low, high.` });
     } else if (model?.info && model.info.inputFidelity.length === 0) {
       const why = model.info.note ? ` (it ${model.info.note})` : '';
       const takers = currentModels(ctx.now, (m) => m.inputFidelity.length > 0, ctx.shutdownDates);

@@ -13,7 +13,6 @@ import { VECTOR_MOTION_MODELS, type SvgParameter } from './vector-motion.js';
 import { MAX_PROMPT_CHARS, buildPrompt, givenFields, isUseCase, type AugmentationFields } from './prompt.js';
 import {
   DEFAULT_TRANSPARENCY,
-  parseTransparency,
   routeNote,
   withKeyColorInstruction,
   type RouteSkip,
@@ -26,20 +25,26 @@ export type Background = 'transparent' | 'opaque' | 'auto';
 export type Moderation = 'auto' | 'low';
 export type ToolKind = 'generate' | 'edit';
 
-/** Image options as tools and batch lines take them (snake_case, like the CLI's flags). */
+/**
+ * Image options as tools and batch lines take them (snake_case, like the CLI's flags), after their
+ * schemas checked them (tools/schema.ts `imageOptionValues`): enum values arrive as the enum, n and
+ * output_compression as whole numbers in range, so the normaliser checks only what depends on
+ * other values, the model or the registry.
+ */
 export interface RawImageOptions {
   model?: string | undefined;
   n?: number | undefined;
   size?: string | undefined;
-  quality?: string | undefined;
-  background?: string | undefined;
-  output_format?: string | undefined;
+  quality?: Quality | undefined;
+  background?: Background | undefined;
+  /** jpg is jpeg's other spelling. */
+  output_format?: OutputFormat | 'jpg' | undefined;
   output_compression?: number | undefined;
-  moderation?: string | undefined;
-  input_fidelity?: string | undefined;
-  transparency?: string | undefined;
+  moderation?: Moderation | undefined;
+  input_fidelity?: InputFidelity | undefined;
+  transparency?: TransparencyStrategy | undefined;
   key_color?: string | undefined;
-  complexity?: string | undefined;
+  complexity?: Complexity | undefined;
   /** svg output: the SVG author model and its reasoning effort (sent only when given). */
   svg_model?: string | undefined;
   svg_effort?: string | undefined;
@@ -121,6 +126,7 @@ function resolvePrompt(raw: RawRequest, problems: Problem[], warnings: string[])
     return { userPrompt, prompt: userPrompt };
   }
   const fields = givenFields(raw);
+  // Stays here: edit and generate_batch list use_case as text (its list of slugs is said once, in generate's schema).
   if (fields.use_case && !isUseCase(fields.use_case)) {
     problems.push({
       field: 'use_case',
@@ -150,8 +156,7 @@ export function resolveRequest(raw: RawRequest, ctx: ResolveContext): Outcome<Re
 /** A transparent request with no model, made the `route` way. */
 function routed(raw: RawRequest, ctx: ResolveContext): boolean {
   if (raw.model?.trim() || ctx.routeStep) return false;
-  const explicit = raw.transparency !== undefined ? parseTransparency(raw.transparency) : undefined;
-  if (raw.transparency !== undefined && !explicit) return false; // refused by resolveOne, with its fix
+  const explicit = raw.transparency;
   const wanted = raw.background === 'transparent' || (raw.background === undefined && explicit !== undefined);
   return wanted && (explicit ?? ctx.transparency ?? DEFAULT_TRANSPARENCY) === 'route';
 }
@@ -165,8 +170,7 @@ function resolveRoute(raw: RawRequest, ctx: ResolveContext): Outcome<ResolvedReq
   const skipped: RouteSkip[] = [];
   const steps: Array<{ out: Outcome<ResolvedRequest>; chromaKey: boolean }> = [];
   const stepCtx: ResolveContext = { ...ctx, routeStep: true };
-  const format = raw.output_format?.trim().toLowerCase();
-  const vectorMotion = format === 'svg' || format === 'gif';
+  const vectorMotion = raw.output_format === 'svg' || raw.output_format === 'gif';
   for (const id of routeModels(ctx.now, ctx.transparentModels)) {
     // svg and gif are made by gpt-image-2.6 only: route targets that do not make them are passed over.
     if (vectorMotion && !(VECTOR_MOTION_MODELS as readonly string[]).includes(id)) continue;

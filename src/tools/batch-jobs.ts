@@ -8,7 +8,7 @@ import { promises as fs } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CallToolResult } from '@modelcontextprotocol/sdk/types.js';
-import { JOB_FIELD_KEYS, JOB_OPTION_KEYS, MANIFEST_NAME, inlineJobs, jobProblem, parseJobLines, type BatchDefaults, type JobSource, type PlannedJob } from '../core/batch.js';
+import { MANIFEST_NAME, inlineJobs, jobProblem, parseJobLines, type JobSource, type PlannedJob } from '../core/batch.js';
 import type { Problem } from '../core/problems.js';
 import { inspectImage } from '../io/images.js';
 import type { ResolvedRequest } from '../core/request.js';
@@ -17,8 +17,8 @@ import { historyProblem } from '../io/history.js';
 import { keyedSourcePath } from '../core/transparency.js';
 import { problemsResult, type ImageFactsOut } from '../results.js';
 import type { ImagePlan } from '../pipeline/plan.js';
-import { coerceArguments } from './arguments.js';
-import { jobObject, MAX_BATCH_API_INPUT_BYTES, MAX_INPUT_BYTES, type GenerateBatchArguments } from './batch-schema.js';
+import { coerceArguments, jobIssues } from './arguments.js';
+import { jobSchema, MAX_BATCH_API_INPUT_BYTES, MAX_INPUT_BYTES, type GenerateBatchArguments } from './batch-schema.js';
 
 /** A planned job with its confined paths and what this call does with it; what becomes of it is its outcome (batch-run). */
 export interface BatchJob {
@@ -35,11 +35,14 @@ export interface BatchJob {
 
 type Checked<T> = { ok: true; value: T } | { ok: false; problems: Problem[] };
 
-export async function readJobSources(args: GenerateBatchArguments, workspace: Workspace): Promise<Checked<{ jobs: JobSource[]; problems: Problem[] }>> {
+/** The jobs that passed the job schema, the problems of the lines that did not, and how many jobs were given. */
+type JobSources = { jobs: JobSource[]; problems: Problem[]; given: number };
+
+export async function readJobSources(args: GenerateBatchArguments, workspace: Workspace): Promise<Checked<JobSources>> {
   if (args.jobs !== undefined && args.input !== undefined) {
     return { ok: false, problems: [{ field: 'jobs', message: 'Give either jobs (inline) or input (a JSONL file), not both.' }] };
   }
-  if (args.jobs !== undefined) return { ok: true, value: { jobs: inlineJobs(args.jobs), problems: [] } };
+  if (args.jobs !== undefined) return { ok: true, value: { jobs: inlineJobs(args.jobs), problems: [], given: args.jobs.length } };
   if (args.input === undefined) {
     return {
       ok: false,
@@ -57,9 +60,16 @@ export async function readJobSources(args: GenerateBatchArguments, workspace: Wo
     }
     const parsed = parseJobLines(await fs.readFile(file, 'utf8'));
     const problems = parsed.problems.map((p) => ({ ...p, message: `${args.input}, ${p.message}` }));
-    // A line's values are taken as an inline job's are: numbers sent as text as meant, null as not given.
-    const jobs = parsed.jobs.map((job) => ({ ...job, value: coerceArguments(jobObject, job.value) }));
-    return { ok: true, value: { jobs, problems } };
+    const jobs: JobSource[] = [];
+    for (const job of parsed.jobs) {
+      // A line is taken and checked as an inline job is (numbers sent as text as meant, null as not
+      // given), so both get the same refusals; its problems name its line too.
+      const value = coerceArguments(jobSchema, job.value);
+      const checked = jobSchema.safeParse(value);
+      if (checked.success) jobs.push({ ...job, value: checked.data });
+      else problems.push(...jobIssues(checked.error, value, job));
+    }
+    return { ok: true, value: { jobs, problems, given: parsed.jobs.length } };
   } catch (error) {
     if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'input', message: error.message }] };
     throw error;
@@ -76,15 +86,6 @@ export function outDirPath(outDir: string): Checked<string> {
   } catch {
     return { ok: false, problems: [{ field: 'out_dir', message: `out_dir "${outDir}" is not a valid file:// URI.` }] };
   }
-}
-
-export function batchDefaults(args: GenerateBatchArguments): BatchDefaults {
-  const defaults: Record<string, unknown> = {};
-  for (const key of [...JOB_OPTION_KEYS, ...JOB_FIELD_KEYS, 'augment'] as const) {
-    const value = (args as Record<string, unknown>)[key];
-    if (value !== undefined) defaults[key] = value;
-  }
-  return defaults as BatchDefaults;
 }
 
 type FileState = 'missing' | 'image' | 'other' | 'special';
@@ -239,7 +240,7 @@ export async function prepareJobs(
     };
     jobs[index] = { plan, targets, kept, skip: toMake.length === 0, call };
   });
-  if (problems.length > 0) return { ok: false, problems: sortProblems(problems) };
+  if (problems.length > 0) return { ok: false, problems };
   return { ok: true, value: { jobs, manifest } };
 }
 
@@ -252,15 +253,26 @@ async function inSlices<T>(items: readonly T[], size: number, work: (item: T, in
   }
 }
 
-/** Problems found concurrently, back in job order (the batch's own first). */
+/**
+ * Problems found concurrently or by different steps, back in the order of the jobs (the batch's own
+ * first): by line in a JSONL file (a line that is no job has no number), else by job number.
+ */
 function sortProblems(problems: Problem[]): Problem[] {
-  return problems.map((p, i) => ({ p, i })).sort((a, b) => (a.p.job ?? 0) - (b.p.job ?? 0) || a.i - b.i).map(({ p }) => p);
+  const place = (p: Problem) => p.line ?? p.job ?? 0;
+  return problems.map((p, i) => ({ p, i })).sort((a, b) => place(a.p) - place(b.p) || a.i - b.i).map(({ p }) => p);
 }
+
+/** Most problems listed in one refusal: a file of 50,000 bad lines must not make an answer no client can take. */
+export const MAX_LISTED_PROBLEMS = 100;
 
 export function refusal(problems: Problem[]): CallToolResult {
   const count = problems.length;
+  const listed = sortProblems(problems).slice(0, MAX_LISTED_PROBLEMS);
+  if (count > listed.length) {
+    listed.push({ field: 'jobs', message: `…and ${count - listed.length} more: fix these, and call again to see the rest.` });
+  }
   return problemsResult(
-    problems,
+    listed,
     `the batch has ${count} problem${count === 1 ? '' : 's'}, so nothing was sent. Fix ${count === 1 ? 'it' : 'them all'} and call again (no job runs until every job is valid):`,
   );
 }

@@ -1,11 +1,15 @@
 /**
- * generate_batch's arguments: the batch-level defaults and the job objects, declared so a model
- * sees every field a job may carry (inline or as a JSONL line, both checked by the same schema).
+ * generate_batch's arguments: the batch-level defaults and the job schema, declared so a model
+ * sees every field a job may carry. One schema checks a job inline (as part of the arguments) and
+ * as a JSONL line (batch-jobs.ts), so both get the same refusals; the batch-level defaults are
+ * listed as text and checked against the image option values by the handler.
  */
 
 import { z } from 'zod';
+import { JOB_FIELD_KEYS } from '../core/batch.js';
 import { augmentationShapeBrief, controlShape, imageOptionValues, outputShape, promptFieldsShape } from './schema.js';
-import { strictArguments } from './arguments.js';
+import { argumentIssues, coerceArguments, describeValue, strictArguments } from './arguments.js';
+import type { Problem } from '../core/problems.js';
 
 export const DEFAULT_CONCURRENCY = 5;
 export const MAX_CONCURRENCY = 25;
@@ -21,7 +25,7 @@ const jobOptionsShape = {
 
 /**
  * Batch-level defaults: the job options again, as plain text where a job declares an enum (the
- * values are listed once, in the job object; the normaliser checks them with the same messages).
+ * values are listed once, in the job object; checkBatchDefaults checks them as a job's are).
  */
 const batchDefaultsShape = {
   ...jobOptionsShape,
@@ -32,18 +36,47 @@ const batchDefaultsShape = {
   moderation: z.string().optional(),
 };
 
-/** Unknown keys pass here and are refused by the job reader, with a hint for each (core/batch.ts). */
-export const jobObject = z.looseObject({
-  prompt: z.string(),
+/** Keys that belong elsewhere, each with where it goes. */
+const BATCH_LEVEL = ['augment', 'out_dir', 'force', 'resume', 'concurrency', 'fail_fast', 'dry_run', 'max_attempts', 'downscale_max_dim', 'downscale_suffix', 'preview', 'max_cost_usd', 'engine', 'input', 'jobs'];
+const EDIT_ONLY = ['images', 'image', 'mask', 'input_fidelity', 'input_images'];
+
+const jobShape = {
+  prompt: z.string({ error: (issue) => (issue.input === undefined ? 'prompt is missing: each job needs the prompt of its image.' : undefined) }),
   out: z.string().optional().describe('File name inside out_dir'),
   ...jobOptionsShape,
-  fields: z.record(z.string(), z.string()).optional(),
+  // A record keyed by the prompt fields: a strict object of them, listed as compactly as a record.
+  fields: z
+    .partialRecord(z.enum(JOB_FIELD_KEYS), z.string(), {
+      error: (issue) => {
+        // A partial record refuses keys outside its enum as unrecognized_keys (not in its declared issue types).
+        const { code, keys } = issue as { code: string; keys?: string[] };
+        if (code === 'unrecognized_keys') return (keys ?? []).map((key) => `fields.${describeValue(key).slice(1, -1)} is not an augmentation field. Fields are: ${JOB_FIELD_KEYS.join(', ')}.`).join('\n');
+        if (code === 'invalid_type') return 'fields must be an object of augmentation fields, e.g. {"style": "flat vector"}.';
+        return undefined;
+      },
+    })
+    .optional(),
+};
+
+function hintFor(key: string): string {
+  if (key === 'prompt_file') return 'prompt_file is not read per job: put the prompt itself in the job.';
+  if (BATCH_LEVEL.includes(key)) return `"${key}" is a batch-level argument: give it once in the generate_batch call, not per job.`;
+  if (EDIT_ONLY.includes(key)) return `"${key}" belongs to the edit tool; batch jobs generate new images.`;
+  return `${describeValue(key)} is not a job key. A job takes: ${Object.keys(jobShape).filter((k) => k !== 'fields').join(', ')}, and fields (an object of the augmentation fields).`;
+}
+
+/** One job's object: unknown keys are refused, each with where it belongs (one hint a line). */
+export const jobObject = z.strictObject(jobShape, {
+  error: (issue) => (issue.code === 'unrecognized_keys' ? issue.keys.map(hintFor).join('\n') : undefined),
 });
+
+/** A job: a prompt, or an object with its own options. Inline jobs and JSONL lines are both checked by it. */
+export const jobSchema = z.union([z.string(), jobObject], { error: 'a job is a prompt (text) or an object with "prompt"' });
 
 export const generateBatchArguments = strictArguments(
   'generate_batch',
   {
-    jobs: z.array(z.union([z.string(), jobObject])).optional().describe('Prompts, or job objects; give this or input'),
+    jobs: z.array(jobSchema).optional().describe('Prompts, or job objects; give this or input'),
     input: z.string().optional().describe('JSONL file, one job per line'),
     out_dir: z.string().describe('Folder for the images and manifest.json'),
     concurrency: z.number().int().min(1).max(MAX_CONCURRENCY).optional(),
@@ -70,3 +103,19 @@ export const generateBatchArguments = strictArguments(
 
 export type GenerateBatchArguments = z.infer<typeof generateBatchArguments>;
 
+
+/** What the batch-level defaults must be: the image options' values (they are listed as text). */
+const batchDefaultsSchema = z.object({ ...imageOptionValues, use_case: z.string().optional(), ...promptFieldsShape, augment: z.boolean().optional() });
+export type BatchDefaultValues = z.infer<typeof batchDefaultsSchema>;
+
+/** The batch-level defaults, checked like a job's values, or their problems named as arguments. */
+export function checkBatchDefaults(args: GenerateBatchArguments): { ok: true; value: BatchDefaultValues } | { ok: false; problems: Problem[] } {
+  const given: Record<string, unknown> = {};
+  for (const key of Object.keys(batchDefaultsSchema.shape)) {
+    const value = (args as Record<string, unknown>)[key];
+    if (value !== undefined) given[key] = value;
+  }
+  const coerced = coerceArguments(batchDefaultsSchema, given);
+  const parsed = batchDefaultsSchema.safeParse(coerced);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, problems: argumentIssues(parsed.error, coerced) };
+}

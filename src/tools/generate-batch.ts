@@ -20,8 +20,9 @@ import { NO_API_KEY } from '../pipeline/spend.js';
 import { SAME_RULES } from './schema.js';
 import { batchPrice, MAX_BATCH_API_JOBS } from '../core/batch-api.js';
 import { batchApiProblems, submitBatchApi } from './batch-api-submit.js';
-import { DEFAULT_CONCURRENCY, generateBatchArguments, type GenerateBatchArguments } from './batch-schema.js';
-import { batchDefaults, CASE_INSENSITIVE, outDirPath, prepareJobs, readJobSources, refusal, type BatchJob } from './batch-jobs.js';
+import { checkBatchDefaults, DEFAULT_CONCURRENCY, generateBatchArguments, type GenerateBatchArguments } from './batch-schema.js';
+import { argumentRefusal } from './arguments.js';
+import { CASE_INSENSITIVE, outDirPath, prepareJobs, readJobSources, refusal, type BatchJob } from './batch-jobs.js';
 import { runBatch } from './batch-run.js';
 
 /** Where a dry run's whole plan goes: one file per out_dir, replaced by the next dry run of it. */
@@ -80,6 +81,9 @@ export const generateBatchTool = defineTool({
   },
   writesFiles: true,
   async handle(args, ctx) {
+    // Listed as text (tools/list has no bytes to spare), checked here as the image options' values.
+    const defaults = checkBatchDefaults(args);
+    if (!defaults.ok) return argumentRefusal(defaults.problems.map((p) => p.message));
     const workspace = await ctx.workspace();
     const outDir = outDirPath(args.out_dir);
     if (!outDir.ok) return refusal(outDir.problems);
@@ -89,7 +93,8 @@ export const generateBatchTool = defineTool({
     const downscaleSuffix = args.downscale_max_dim ? (args.downscale_suffix ?? DEFAULT_DOWNSCALE_SUFFIX) : undefined;
     const plan = planBatch({
       jobs: sources.value.jobs,
-      defaults: batchDefaults(args),
+      given: sources.value.given,
+      defaults: defaults.value,
       outDir: args.out_dir,
       now: ctx.config.now(),
       // The same defaults a single call resolves with: IMAGEGEN_TRANSPARENCY, the route, the API's shut-down dates.

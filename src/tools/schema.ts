@@ -6,6 +6,7 @@
  * core/request.ts, so every tool applies them the same way.
  */
 import { z } from 'zod';
+import { describeValue } from './arguments.js';
 import { USE_CASES } from '../core/prompt.js';
 import { ALL_QUALITIES, COMPLEXITIES } from '../core/models.js';
 import { TRANSPARENCY_STRATEGIES } from '../core/transparency.js';
@@ -18,10 +19,20 @@ export const RULES =
   'svg/gif: 2.6 only; svg n=1, sanitize: a -clean.svg copy without scripts; gif frame_count 2-16, frame_duration_ms. ' +
   'Prompt fields make labelled lines (text: verbatim; negative: avoid). dry_run: free preview. max_cost_usd: refuse above.';
 
+function nRange(issue: { input?: unknown }): string {
+  return `n must be a whole number from 1 to 10 (it is ${describeValue(issue.input)}): n makes variants of one prompt; distinct assets are separate jobs in generate_batch.`;
+}
+
 /** The options of one image request as values only: what a batch job may carry. */
 export const imageOptionValues = {
   model: z.string().optional(),
-  n: z.number().int().min(1).max(10).optional(),
+  // The fix is more than the range: distinct images are separate jobs, not variants.
+  n: z
+    .number({ error: nRange })
+    .int({ error: nRange })
+    .min(1, { error: nRange })
+    .max(10, { error: nRange })
+    .optional(),
   size: z.string().optional(),
   quality: z.enum(ALL_QUALITIES).optional(),
   background: z.enum(['transparent', 'opaque', 'auto']).optional(),

@@ -13,13 +13,15 @@ import {
   summarise,
   type BatchDefaults,
   type JobSource,
+  type JobValues,
   type PlanInput,
 } from '../../src/core/batch.js';
 
 const now = new Date('2026-11-24T12:00:00Z');
 const plan = (jobs: JobSource[], extra: Partial<PlanInput> = {}) =>
   planBatch({ jobs, defaults: {}, outDir: 'assets', now, caseInsensitive: false, ...extra });
-const inline = (...values: unknown[]) => inlineJobs(values);
+// Jobs as the job schema lets them through (its refusals are tested in test/tools/arguments.test.ts and test/e2e/batch.test.ts).
+const inline = (...values: Array<string | JobValues>) => inlineJobs(values);
 
 function planned(jobs: JobSource[], extra: Partial<PlanInput> = {}) {
   const result = plan(jobs, extra);
@@ -64,9 +66,9 @@ describe('planBatch: merging defaults and job overrides', () => {
   const defaults: BatchDefaults = { size: '1536x1024', quality: 'low', style: 'flat vector', output_format: 'webp' };
 
   it('applies batch defaults to every job, and a job value wins where it gives one', () => {
-    const [a, b] = planned(inline('a red fox', { prompt: 'a blue bird', size: '1024x1024', quality: null }), { defaults });
+    const [a, b] = planned(inline('a red fox', { prompt: 'a blue bird', size: '1024x1024', quality: undefined }), { defaults });
     expect(a!.request.options).toMatchObject({ size: '1536x1024', quality: 'low', outputFormat: 'webp' });
-    expect(b!.request.options).toMatchObject({ size: '1024x1024', quality: 'low' }); // null is "not given"
+    expect(b!.request.options).toMatchObject({ size: '1024x1024', quality: 'low' }); // a JSONL null arrives as undefined
     expect(a!.request.prompt).toBe('Primary request: a red fox\nStyle/medium: flat vector');
   });
 
@@ -107,12 +109,14 @@ describe('planBatch: merging defaults and job overrides', () => {
 
 describe('planBatch: every problem of every job, by number and line', () => {
   it('lists all problems at once, naming the job and its line', () => {
-    const { jobs } = parseJobLines(['{"prompt": "ok"}', '{"prompt": "bad size", "size": "12x12"}', '', '{"size": "1024x1024"}', '{"prompt": "x", "n": "2"}'].join('\n'));
+    const lines = ['{"prompt": "ok"}', '{"prompt": "bad size", "size": "12x12"}', '', '{"prompt": "wide", "size": "3840x2160"}', '{"prompt": "x", "style": "a", "fields": {"style": "b"}}'];
+    // Every line passes the job schema: what is left is the rules across values.
+    const jobs = parseJobLines(lines.join('\n')).jobs as JobSource[];
     const messages = problems(jobs);
     expect(messages).toEqual([
       expect.stringMatching(/^job 2 \(line 2\): size 12x12/),
-      expect.stringMatching(/^job 3 \(line 4\): prompt is missing/),
-      expect.stringMatching(/^job 4 \(line 5\): n must be a whole number, not "2"/),
+      expect.stringMatching(/^job 3 \(line 4\): size 3840x2160/),
+      expect.stringMatching(/^job 4 \(line 5\): style is given both flat and under fields/),
     ]);
     // The job and its line are data too, so problems found out of order can be put back in order.
     const result = plan(jobs);
@@ -123,30 +127,16 @@ describe('planBatch: every problem of every job, by number and line', () => {
     ]);
   });
 
-  it('refuses unknown keys, batch-level keys and edit keys in a job, with a hint for each', () => {
-    const messages = problems(inline({ prompt: 'x', sise: '1024x1024', resume: true, mask: 'm.png', fields: { colour: 'red' } }));
-    expect(messages).toEqual([
-      expect.stringMatching(/"sise" is not a job key\. A job takes: prompt, out, model/),
-      expect.stringMatching(/"resume" is a batch-level argument/),
-      expect.stringMatching(/"mask" belongs to the edit tool/),
-      expect.stringMatching(/fields\.colour is not an augmentation field/),
-    ]);
-  });
-
-  it('refuses values of the wrong type', () => {
-    expect(problems(inline(42, { prompt: 7 }, { prompt: 'x', size: 1024, fields: 'bold' }))).toEqual([
-      'job 1: a job is a prompt string or an object with "prompt", not 42.',
-      'job 2: prompt must be a string, not 7.',
-      'job 3: size must be a string, not 1024.',
-      expect.stringMatching(/^job 3: fields must be an object/),
-    ]);
-  });
-
   it('refuses an empty batch and one over the limit', () => {
     expect(problems([])).toEqual([expect.stringMatching(/no jobs/)]);
     const many = inlineJobs(Array.from({ length: MAX_BATCH_JOBS + 1 }, (_, i) => `prompt ${i}`));
     expect(problems(many)).toEqual([expect.stringMatching(/501 jobs; at most 500 .*Split it/)]);
     expect(planned(many.slice(0, MAX_BATCH_JOBS))).toHaveLength(MAX_BATCH_JOBS);
+  });
+
+  it('counts the jobs given, those the job schema refused too: never "no jobs" for a file of bad lines', () => {
+    expect(plan([], { given: 3 })).toEqual({ ok: true, jobs: [] });
+    expect(problems(inline('a fox'), { given: MAX_BATCH_JOBS + 1 })).toEqual([expect.stringMatching(/501 jobs; at most 500/)]);
   });
 });
 

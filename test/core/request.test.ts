@@ -47,20 +47,14 @@ describe('defaults', () => {
 });
 
 describe('formats', () => {
+  // Other spellings (" PNG", "JPG") and unknown formats are the schema's: test/tools/arguments.test.ts.
   it.each([
     ['jpg', 'jpeg'],
-    ['JPG', 'jpeg'],
     ['jpeg', 'jpeg'],
     ['webp', 'webp'],
-    [' PNG ', 'png'],
-  ])('normalises %j to %s', (given, expected) => {
+    ['png', 'png'],
+  ] as const)('sends %j as %s', (given, expected) => {
     expect(ok({ prompt: 'x', output_format: given }).value.options.outputFormat).toBe(expected);
-  });
-
-  it('refuses an unsupported format, naming the ones supported', () => {
-    const message = problemFor(refused({ prompt: 'x', output_format: 'tiff' }), 'output_format');
-    expect(message).toContain('"tiff"');
-    expect(message).toMatch(/png.*jpeg.*webp/);
   });
 });
 
@@ -181,15 +175,11 @@ describe('transparent backgrounds', () => {
   });
 
   it('accepts opaque and auto backgrounds on gpt-image-2 and sends them', () => {
-    for (const background of ['opaque', 'auto']) {
+    for (const background of ['opaque', 'auto'] as const) {
       const { value } = ok({ prompt: 'x', background });
       expect(value.options.model).toBe('gpt-image-2');
       expect(apiParameters(value.options).background).toBe(background);
     }
-  });
-
-  it('refuses an unknown background', () => {
-    expect(problemFor(refused({ prompt: 'x', background: 'clear' }), 'background')).toContain('"clear"');
   });
 });
 
@@ -215,8 +205,8 @@ describe('models', () => {
   });
 
   it('still applies the generic checks to an unknown model', () => {
-    const problems = refused({ prompt: 'x', model: 'gpt-image-9', n: 11, output_compression: 101, output_format: 'bmp' });
-    expect(problems.map((p) => p.field).sort()).toEqual(['n', 'output_compression', 'output_format']);
+    const problems = refused({ prompt: 'x', model: 'gpt-image-9', size: 'big', background: 'transparent', output_format: 'jpeg' });
+    expect(problems.map((p) => p.field).sort()).toEqual(['output_format', 'size']);
   });
 
   it.each(['dall-e-3', 'midjourney'])('refuses the non-GPT-Image model %s, listing known ones', (model) => {
@@ -268,14 +258,9 @@ describe('models', () => {
 });
 
 describe('n', () => {
+  // n outside 1-10 is the schema's to refuse: test/tools/arguments.test.ts.
   it.each([1, 5, 10])('accepts n %d', (n) => {
     expect(ok({ prompt: 'x', n }).value.options.n).toBe(n);
-  });
-
-  it.each([0, 11, 1.5, -1, Number.NaN])('refuses n %d, saying 1 to 10 and that distinct assets are separate jobs', (n) => {
-    const message = problemFor(refused({ prompt: 'x', n }), 'n');
-    expect(message).toContain('1 to 10');
-    expect(message).toContain('generate_batch');
   });
 });
 
@@ -283,7 +268,7 @@ describe('complexity', () => {
   const now = new Date('2026-12-02T12:00:00Z');
   const today: ResolveContext = { tool: 'generate', now };
 
-  it.each(['low', 'medium', 'high'])('sends complexity %s to gpt-image-2.6 models', (complexity) => {
+  it.each(['low', 'medium', 'high'] as const)('sends complexity %s to gpt-image-2.6 models', (complexity) => {
     for (const model of ['gpt-image-2.6-sunburst', 'gpt-image-2.6-flare']) {
       expect(apiParameters(ok({ prompt: 'x', model, complexity }, today).value.options)).toMatchObject({ model, complexity });
     }
@@ -295,8 +280,7 @@ describe('complexity', () => {
     expect(message).toContain('gpt-image-2.6-sunburst, gpt-image-2.6-flare do. Set model to one of them, or drop complexity');
   });
 
-  it('refuses a value it does not know, and is not sent when not given', () => {
-    expect(problemFor(refused({ prompt: 'x', model: 'gpt-image-2.6-flare', complexity: 'extreme' }, today), 'complexity')).toContain('low, medium, high');
+  it('is not sent when not given', () => {
     expect(apiParameters(ok({ prompt: 'x', model: 'gpt-image-2.6-flare' }, today).value.options)).not.toHaveProperty('complexity');
   });
 
@@ -314,16 +298,12 @@ describe('quality', () => {
     expect(message).toContain('low, medium, high, auto');
   });
 
-  it.each(['xhigh', 'max'])('accepts %s on 2.5 and 2.6 models, and names them when gpt-image-2 refuses it', (quality) => {
+  it.each(['xhigh', 'max'] as const)('accepts %s on 2.5 and 2.6 models, and names them when gpt-image-2 refuses it', (quality) => {
     for (const model of ['gpt-image-2.5-flare', 'gpt-image-2.5-sunburst', 'gpt-image-2.6-flare', 'gpt-image-2.6-sunburst']) {
       expect(ok({ prompt: 'x', model, quality }).value.options.quality).toBe(quality);
     }
     const message = problemFor(refused({ prompt: 'x', quality }, { tool: 'generate', now: AFTER_1_5 }), 'quality');
     expect(message).toContain(`${quality} is available on gpt-image-2.5-sunburst, gpt-image-2.5-flare, gpt-image-2.6-sunburst, gpt-image-2.6-flare`);
-  });
-
-  it('normalises the case', () => {
-    expect(ok({ prompt: 'x', quality: 'HIGH' }).value.options.quality).toBe('high');
   });
 });
 
@@ -336,7 +316,7 @@ describe('output_compression', () => {
     expect(warnings.join(' ')).toContain('png');
   });
 
-  it.each(['jpeg', 'jpg', 'webp'])('is kept for %s', (output_format) => {
+  it.each(['jpeg', 'jpg', 'webp'] as const)('is kept for %s', (output_format) => {
     const { value, warnings } = ok({ prompt: 'x', output_format, output_compression: 80 });
     expect(apiParameters(value.options).output_compression).toBe(80);
     expect(warnings).toEqual([]);
@@ -345,19 +325,11 @@ describe('output_compression', () => {
   it.each([0, 100])('accepts the boundary %d', (c) => {
     expect(ok({ prompt: 'x', output_format: 'webp', output_compression: c }).value.options.outputCompression).toBe(c);
   });
-
-  it.each([-1, 101, 50.5])('refuses %d', (c) => {
-    expect(problemFor(refused({ prompt: 'x', output_format: 'jpeg', output_compression: c }), 'output_compression')).toContain('0 to 100');
-  });
 });
 
 describe('moderation', () => {
   it('sends low', () => {
     expect(apiParameters(ok({ prompt: 'x', moderation: 'low' }).value.options).moderation).toBe('low');
-  });
-
-  it('refuses another value', () => {
-    expect(problemFor(refused({ prompt: 'x', moderation: 'off' }), 'moderation')).toContain('auto, low');
   });
 });
 
@@ -395,10 +367,6 @@ describe('input_fidelity', () => {
     const { value } = ok({ prompt: 'x', model: 'gpt-image-1.5', input_fidelity: 'high' }, edit);
     expect(value.options.inputFidelity).toBe('high');
     expect(apiParameters(value.options).input_fidelity).toBe('high');
-  });
-
-  it('refuses a value other than low or high', () => {
-    expect(problemFor(refused({ prompt: 'x', model: 'gpt-image-1.5', input_fidelity: 'max' }, edit), 'input_fidelity')).toContain('low, high');
   });
 
   it('is not sent on an edit that does not set it', () => {
@@ -442,16 +410,14 @@ describe('several problems', () => {
     const problems = refused({
       prompt: '',
       model: 'gpt-image-2',
-      n: 0,
       size: '1000x1000',
       quality: 'xhigh',
       output_format: 'jpeg',
-      output_compression: 150,
       background: 'transparent',
       input_fidelity: 'high',
     });
     const fields = problems.map((p) => p.field);
-    for (const field of ['prompt', 'n', 'size', 'quality', 'output_compression', 'output_format', 'background', 'input_fidelity']) {
+    for (const field of ['prompt', 'size', 'quality', 'output_format', 'background', 'input_fidelity']) {
       expect(fields).toContain(field);
     }
     const text = formatProblems(problems);

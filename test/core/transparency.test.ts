@@ -214,9 +214,8 @@ describe('the transparency argument and the server default', () => {
     expect(value.prompt).toBe('x');
   });
 
-  it('refuses a transparency that contradicts an opaque background, and an unknown strategy', () => {
+  it('refuses a transparency that contradicts an opaque background', () => {
     expect(messageFor(refused({ prompt: 'x', background: 'opaque', transparency: 'chroma_key' }), 'transparency')).toMatch(/background is "opaque"/);
-    expect(messageFor(refused({ prompt: 'x', transparency: 'magic' }), 'transparency')).toContain('route, chroma_key, native');
   });
 
   it('warns that key_color is unused on an opaque request', () => {

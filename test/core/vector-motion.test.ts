@@ -22,7 +22,7 @@ describe('svg output', () => {
   it('is sent on gpt-image-2.6 with no svg object unless svg_model or svg_effort is given', () => {
     const plain = ok({ model: 'gpt-image-2.6-flare', output_format: 'svg' }).value.options;
     expect(apiParameters(plain)).toEqual({ model: 'gpt-image-2.6-flare', n: 1, size: 'auto', quality: 'medium', output_format: 'svg' });
-    const chosen = ok({ model: 'gpt-image-2.6-sunburst', output_format: 'SVG', svg_model: 'gpt-5.2-codex', svg_effort: 'High' }).value.options;
+    const chosen = ok({ model: 'gpt-image-2.6-sunburst', output_format: 'svg', svg_model: 'gpt-5.2-codex', svg_effort: 'High' }).value.options;
     expect(apiParameters(chosen).svg).toEqual({ model: 'gpt-5.2-codex', reasoning: { effort: 'high' } });
     expect(apiParameters(ok({ model: 'gpt-image-2.6-flare', output_format: 'svg', svg_effort: 'low' }).value.options).svg).toEqual({ reasoning: { effort: 'low' } });
   });

@@ -215,6 +215,49 @@ describe('validation before spending', () => {
     expect(await filesUnder(path.join(ws.dir, 'b/bad'))).toEqual([]);
   });
 
+  it('refuses a JSONL line and an inline job with the same mistakes in the same words, the line named too, and makes no API call', async () => {
+    const jobs = ['a fox', { prompt: 'x', n: 'two', qualty: 'high', fields: { colour: 'red' } }];
+    await writeFile(path.join(ws.dir, 'same.jsonl'), `${jobs.map((j) => JSON.stringify(j)).join('\n')}\n`);
+    const fromFile = textOf(await server.call('generate_batch', { input: 'same.jsonl', out_dir: 'b/same' }));
+    const inline = textOf(await server.call('generate_batch', { jobs, out_dir: 'b/same' }));
+    const sentences = (text: string) => text.split('\n').filter((l) => l.startsWith('- ')).map((l) => l.slice(2));
+    expect(sentences(fromFile)).toEqual([
+      'job 2 (line 2): n must be a whole number from 1 to 10 (it is "two"): n makes variants of one prompt; distinct assets are separate jobs in generate_batch.',
+      expect.stringMatching(/^job 2 \(line 2\): fields\.colour is not an augmentation field\. Fields are: use_case, asset_type/),
+      expect.stringMatching(/^job 2 \(line 2\): "qualty" is not a job key\. A job takes: prompt, out, model, n, size, quality/),
+    ]);
+    expect(sentences(inline)).toEqual(sentences(fromFile).map((l) => l.replace(' (line 2)', '')));
+    expect(fromFile).toMatch(/^Refused: the batch has 3 problems, so nothing was sent/);
+    expect(inline).toMatch(/^Refused: 3 problems with the arguments, so nothing was sent/);
+    expect(fake.requests).toHaveLength(0);
+    expect(await filesUnder(path.join(ws.dir, 'b/same'))).toEqual([]);
+  });
+
+  it('lists at most 100 problems of a file of bad lines, saying how many more there are', async () => {
+    const lines = Array.from({ length: 250 }, (_, i) => JSON.stringify({ prompt: `sprite ${i}`, qualty: 'high' }));
+    await writeFile(path.join(ws.dir, 'typos.jsonl'), `${lines.join('\n')}\n`);
+    const text = textOf(await server.call('generate_batch', { input: 'typos.jsonl', out_dir: 'b/typos' }));
+    expect(text).toMatch(/^Refused: the batch has 250 problems, so nothing was sent/);
+    const listed = text.split('\n').filter((l) => l.startsWith('- '));
+    expect(listed).toHaveLength(101);
+    expect(listed[0]).toMatch(/^- job 1 \(line 1\): "qualty" is not a job key/);
+    expect(listed[99]).toMatch(/^- job 100 \(line 100\): "qualty" is not a job key/);
+    expect(listed[100]).toBe('- …and 150 more: fix these, and call again to see the rest.');
+    expect(Buffer.byteLength(text)).toBeLessThan(64 * 1024);
+    expect(fake.requests).toHaveLength(0);
+  });
+
+  it('refuses a batch-level default the image options do not take, naming it and its values, before reading any job', async () => {
+    const result = await server.call('generate_batch', { input: 'missing.jsonl', out_dir: 'b/ultra', quality: 'ultra', dry_run: true });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toBe('Refused: quality is "ultra"; use one of low, medium, high, xhigh, max, auto. Nothing was sent.');
+    const spelled = await server.call('generate_batch', { jobs: ['a fox'], out_dir: 'b/spelled', quality: 'LOW', output_format: 'JPG', dry_run: true });
+    expect(spelled.isError, textOf(spelled)).toBeFalsy();
+    const plan = JSON.parse(await readFile(path.join(ws.dir, batch(spelled).plan!), 'utf8')) as { jobs: Array<{ request: { payload: Record<string, unknown> } }> };
+    expect(plan.jobs[0]!.request.payload).toMatchObject({ quality: 'low', output_format: 'jpeg' });
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('refuses a batch whose files exist (naming them) unless resume or force, and a job out leaving out_dir', async () => {
     await mkdir(path.join(ws.dir, 'b/taken'), { recursive: true });
     await writeFile(path.join(ws.dir, 'b/taken/hero.png'), 'not mine');

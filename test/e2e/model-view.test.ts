@@ -128,7 +128,7 @@ describe('arguments as models send them', () => {
     expect(result.isError).toBe(true);
     const text = textOf(result);
     expect(text).toMatch(/^Refused: 2 problems with the arguments, so nothing was sent:/);
-    expect(text).toContain('- n must be a number, not "two".');
+    expect(text).toContain('- n must be a whole number from 1 to 10 (it is "two"): n makes variants of one prompt; distinct assets are separate jobs in generate_batch.');
     expect(text).toContain('- preview must be true or false, not "maybe".');
     expect(harness.fake.requests).toHaveLength(0);
   });

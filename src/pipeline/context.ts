@@ -15,17 +15,35 @@ export interface RunContext {
   log(level: LogLevel, message: string): void;
 }
 
-/** Sends a heartbeat while waiting, so clients that reset their timeout on progress keep the call alive. */
-export function startHeartbeat(ctx: RunContext, what: string): () => void {
+/** One progress notification: what `beat` returns each interval (undefined: none this time). */
+export interface Beat {
+  progress: number;
+  total?: number;
+  message: string;
+}
+
+/**
+ * Sends a heartbeat every heartbeatMs while waiting, so clients that reset their timeout on
+ * progress keep the call alive; `beat` says what each one reports. Returns the stop function.
+ */
+export function startHeartbeat(ctx: RunContext, beat: () => Beat | undefined): () => void {
   const progress = ctx.progress;
   if (!progress) return () => {};
-  const started = performance.now();
   const timer = setInterval(() => {
-    const seconds = (performance.now() - started) / 1000;
-    progress(seconds, undefined, `waiting for ${what} (${Math.round(seconds)} s)`).catch(() => {});
+    const next = beat();
+    if (next) progress(next.progress, next.total, next.message).catch(() => {});
   }, ctx.config.heartbeatMs);
   timer.unref();
   return () => clearInterval(timer);
+}
+
+/** A single call's beat: the seconds spent waiting for `what`. */
+export function waitingFor(what: string): () => Beat {
+  const started = performance.now();
+  return () => {
+    const seconds = (performance.now() - started) / 1000;
+    return { progress: seconds, message: `waiting for ${what} (${Math.round(seconds)} s)` };
+  };
 }
 
 export function messageOf(error: unknown): string {

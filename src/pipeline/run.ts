@@ -10,7 +10,7 @@ import { LocalWriteError } from '../io/receive.js';
 import type { Workspace } from '../io/workspace.js';
 import { failed, refused } from '../results.js';
 import { nativeRefusalHint } from './alpha.js';
-import { startHeartbeat, type RunContext } from './context.js';
+import { startHeartbeat, waitingFor, type RunContext } from './context.js';
 import type { ImagePlan } from './plan.js';
 import { dryRunResult, madeResult } from './report.js';
 import { RouteRefusal, runThroughRoute } from './route.js';
@@ -75,7 +75,7 @@ export async function runImage(plan: ImagePlan, ctx: RunContext): Promise<CallTo
   const refusal = guardRefusal(plan, ctx);
   if (refusal) return refused(refusal);
   const options = plan.request.options;
-  const stopHeartbeat = startHeartbeat(ctx, options.model);
+  const stopHeartbeat = startHeartbeat(ctx, waitingFor(options.model));
   let made: Made;
   try {
     made = await makeImages(plan, ctx, workspace, { signal: ctx.signal, name: plan.endpoint, spendingRefusal: (next) => spendingRefusal(next, ctx) });

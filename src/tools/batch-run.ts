@@ -19,7 +19,7 @@ import { ManifestWriter } from '../io/manifest.js';
 import { ImageApiError } from '../io/openai.js';
 import { previewFiles, ThumbnailPrefetch, type Preview } from '../io/preview.js';
 import type { Workspace } from '../io/workspace.js';
-import { messageOf } from '../pipeline/context.js';
+import { messageOf, startHeartbeat } from '../pipeline/context.js';
 import { dryRunPayload, ENDPOINT_PATHS } from '../pipeline/plan.js';
 import { recordHistory } from '../pipeline/report.js';
 import { makeImages } from '../pipeline/run.js';
@@ -151,13 +151,13 @@ export async function runBatch(jobs: BatchJob[], manifestFile: string, args: Gen
   ctx.signal.addEventListener('abort', onClientCancel, { once: true });
 
   const inFlight = new Set<BatchJob>();
-  const heartbeat = ctx.progress
-    ? setInterval(() => {
-        const names = [...inFlight].map((j) => `${jobName({ number: j.plan.number })} (${j.plan.label})`);
-        notify(progress.heartbeat(), inFlightMessage(progress.done, total, names));
-      }, ctx.config.heartbeatMs)
-    : undefined;
-  heartbeat?.unref();
+  // Between finished jobs, what is still awaited (its values stay below the next job's, see BatchProgress).
+  const stopHeartbeat = startHeartbeat(ctx, () => {
+    const value = progress.heartbeat();
+    if (value === undefined) return undefined;
+    const names = [...inFlight].map((j) => `${jobName({ number: j.plan.number })} (${j.plan.label})`);
+    return { progress: value, total, message: inFlightMessage(progress.done, total, names) };
+  });
 
   const sheet = args.preview === false ? undefined : planSheetPrefetch(runnable.map((i) => jobs[i]!), workspace);
   const apiKey = ctx.config.api.apiKey;
@@ -198,7 +198,7 @@ export async function runBatch(jobs: BatchJob[], manifestFile: string, args: Gen
     manifest.write();
     await pool;
   } finally {
-    if (heartbeat) clearInterval(heartbeat);
+    stopHeartbeat();
     ctx.signal.removeEventListener('abort', onClientCancel);
   }
   for (const [index, outcome] of outcomes.entries()) {

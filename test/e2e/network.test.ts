@@ -137,6 +137,24 @@ describe('TLS', () => {
   });
 });
 
+describe('compressed answers', () => {
+  const encoders: Record<string, (b: Buffer) => Buffer> = { gzip: zlib.gzipSync, deflate: zlib.deflateSync, br: zlib.brotliCompressSync };
+  it.each(Object.keys(encoders))('decodes a %s answer as fetch would, and saves its image', async (encoding) => {
+    let asked = '';
+    const api = await hostileServer((req, res) => {
+      asked = String(req.headers['accept-encoding'] ?? '');
+      res.writeHead(200, { 'content-type': 'application/json', 'content-encoding': encoding });
+      res.end(encoders[encoding]!(Buffer.from(answerJson(png1024))));
+    });
+    cleanups.push(api.close);
+    const { server, dir } = await serverFor(api.url);
+    const result = await generate(server);
+    expect(result.isError, textOf(result)).toBeFalsy();
+    expect(asked).toContain(encoding);
+    expect(await sharp(path.join(dir, OUT)).metadata()).toMatchObject({ width: 1024, height: 1024, format: 'png' });
+  });
+});
+
 describe('answers that stall, inflate or flood', () => {
   it('ends a body that stalls after its head within IMAGEGEN_TIMEOUT_MS per attempt, retried, no file', async () => {
     const api = await hostileServer((_req, res) => {

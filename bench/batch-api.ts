@@ -5,13 +5,12 @@
  * fresh one, as after a restart, so the collector's peak RSS (VmHWM) is the collection's alone.
  * Target: peak RSS flat from 1,000 to 5,000 results (growth <= 10%). Median of RUNS runs.
  */
-import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startFakeImagesApi, type FakeImagesApi } from '../test/fake-images-api.js';
 import { SERVER_ENTRY, tempWorkspace } from '../test/helpers.js';
-import { median } from './stats.js';
+import { median, peakRssMb } from './stats.js';
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 
@@ -40,12 +39,6 @@ async function startServer(fake: FakeImagesApi, cwd: string): Promise<Server> {
     },
     close: () => client.close(),
   };
-}
-
-function peakRssMb(pid: number): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error('no VmHWM in /proc (Linux only)');
-  return Number(match[1]) / 1024;
 }
 
 async function collectOnce(count: number): Promise<{ seconds: number; rssMb: number }> {

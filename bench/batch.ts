@@ -11,13 +11,12 @@
  * The machine's other load and the garbage collector's timing move single runs by ~5%, so each
  * figure is the median of RUNS runs (all printed).
  */
-import { readFileSync } from 'node:fs';
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
 import { startFakeImagesApi, type FakeImagesApi } from '../test/fake-images-api.js';
 import { SERVER_ENTRY, tempWorkspace } from '../test/helpers.js';
-import { median } from './stats.js';
+import { median, peakRssMb } from './stats.js';
 
 const LATENCY_MS = 200;
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
@@ -54,13 +53,6 @@ async function startServer(fake: FakeImagesApi, cwd: string): Promise<Server> {
     },
     close: () => client.close(),
   };
-}
-
-/** Peak resident set of a live process, in MB (Linux). */
-function peakRssMb(pid: number): number {
-  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  if (!match) throw new Error('no VmHWM in /proc (Linux only)');
-  return Number(match[1]) / 1024;
 }
 
 const jobs = (count: number, tag: string) => Array.from({ length: count }, (_, i) => `${tag} asset ${i + 1}`);

@@ -1,4 +1,6 @@
 /** Small helpers for the benchmark scripts: they print figures, they assert nothing. */
+import { readFileSync } from 'node:fs';
+
 export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
@@ -11,4 +13,11 @@ export function ms(value: number): string {
 
 export function verdict(ratio: number, target: number): string {
   return ratio <= target ? `meets the target (<= ${target}x)` : `MISSES the target (<= ${target}x)`;
+}
+
+/** Peak resident set of a live process, in MB (Linux's VmHWM). */
+export function peakRssMb(pid: number): number {
+  const match = /VmHWM:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  if (!match) throw new Error('no VmHWM in /proc (Linux only)');
+  return Number(match[1]) / 1024;
 }

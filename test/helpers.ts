@@ -2,7 +2,7 @@
  * Test helpers: temp workspaces, and the built server spawned over stdio behind the SDK's Client,
  * as an MCP client would run it.
  */
-import { mkdtemp, realpath, rm } from 'node:fs/promises';
+import { mkdtemp, readdir, realpath, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -22,6 +22,12 @@ export const SERVER_ENTRY = path.join(PROJECT_ROOT, 'dist', 'index.js');
 export async function tempWorkspace(prefix = 'imagegen-ws-'): Promise<{ dir: string; cleanup: () => Promise<void> }> {
   const dir = await realpath(await mkdtemp(path.join(os.tmpdir(), prefix)));
   return { dir, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+/** Every entry under `dir` but folders (files, links, FIFOs, dot files too), relative and sorted; none when it is missing. */
+export async function filesUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
+  return entries.filter((e) => !e.isDirectory()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
 }
 
 export interface SpawnOptions {

@@ -3,12 +3,12 @@
  * fake's Files and Batches APIs: submit, progress, collect, collect again, expired, restart, refusal.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Progress, Resource } from '@modelcontextprotocol/sdk/types.js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { spawnServer, startHarness, textOf, type Harness } from '../helpers.js';
+import { filesUnder, spawnServer, startHarness, textOf, type Harness } from '../helpers.js';
 
 let harness: Harness;
 const ENV = { IMAGEGEN_TODAY: '2026-12-02' };
@@ -29,14 +29,6 @@ interface Manifest {
   jobs: ManifestJob[];
 }
 
-async function filesUnder(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-    return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
-  } catch {
-    return [];
-  }
-}
 const manifestOf = async (outDir: string) => JSON.parse(await readFile(path.join(harness.ws.dir, outDir, 'manifest.json'), 'utf8')) as Manifest;
 const jobs = (count: number, tag: string) => Array.from({ length: count }, (_, i) => `${tag} sprite number ${i + 1}`);
 const submit = (outDir: string, list: unknown[], extra: Record<string, unknown> = {}) =>

@@ -1,10 +1,10 @@
-import { mkdir, readdir, readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Progress } from '@modelcontextprotocol/sdk/types.js';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { startFakeImagesApi, type FakeImagesApi, type RecordedRequest } from '../fake-images-api.js';
-import { spawnServer, tempWorkspace, textOf, type ServerHandle, startHarness, type Harness } from '../helpers.js';
+import { spawnServer, tempWorkspace, textOf, type ServerHandle, startHarness, type Harness, filesUnder } from '../helpers.js';
 
 let fake: FakeImagesApi;
 let server: ServerHandle;
@@ -44,16 +44,6 @@ interface Manifest {
 const batch = (result: { structuredContent?: unknown }) => result.structuredContent as unknown as BatchOut;
 const ENV = { IMAGEGEN_TODAY: '2026-11-24', IMAGEGEN_HEARTBEAT_MS: '100' };
 const SIZE = '1024x1024';
-
-/** Every file under `dir` (dot files too), relative and sorted. */
-async function filesUnder(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-    return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
-  } catch {
-    return [];
-  }
-}
 
 const readManifest = async (dir: string): Promise<Manifest> => JSON.parse(await readFile(path.join(ws.dir, dir, 'manifest.json'), 'utf8')) as Manifest;
 const requestsFor = (prompt: string): RecordedRequest[] => fake.requests.filter((r) => r.body.prompt === prompt);

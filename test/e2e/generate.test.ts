@@ -1,9 +1,9 @@
-import { readdir, symlink, writeFile } from 'node:fs/promises';
+import { symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { FakeImagesApi } from '../fake-images-api.js';
-import { spawnServer, structured, tempWorkspace, textOf, type ServerHandle, startHarness, type Harness } from '../helpers.js';
+import { spawnServer, structured, tempWorkspace, textOf, type ServerHandle, startHarness, type Harness, filesUnder } from '../helpers.js';
 
 let fake: FakeImagesApi;
 let server: ServerHandle;
@@ -11,15 +11,6 @@ let harness: Harness;
 let ws: { dir: string; cleanup: () => Promise<void> };
 
 const OUTPUT = 'output/imagegen';
-
-async function filesUnder(dir: string): Promise<string[]> {
-  try {
-    const entries = await readdir(dir, { recursive: true, withFileTypes: true });
-    return entries.filter((e) => e.isFile()).map((e) => path.relative(dir, path.join(e.parentPath, e.name))).sort();
-  } catch {
-    return [];
-  }
-}
 
 const generationRequests = () => fake.requests.filter((r) => r.path === '/v1/images/generations');
 

@@ -2,14 +2,14 @@
  * The built server against hostile and unusual networks on 127.0.0.1: proxies, TLS it must refuse,
  * answers that stall, inflate, lie about their image or their usage, or are not HTTP at all.
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import zlib from 'node:zlib';
 import type { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
 import sharp from 'sharp';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { startFakeImagesApi, type FakeImagesApi } from '../fake-images-api.js';
-import { spawnServer, structured, tempWorkspace, textOf, type ServerHandle } from '../helpers.js';
+import { filesUnder, spawnServer, structured, tempWorkspace, textOf, type ServerHandle } from '../helpers.js';
 import { connectProxy, hostileServer, rawServer, TEST_CERT, tlsFront, writeWithBackpressure } from '../hostile-http.js';
 
 const OUT = 'output/imagegen/picture.png';
@@ -18,11 +18,6 @@ const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup().catch(() => {});
 });
-
-async function filesUnder(dir: string): Promise<string[]> {
-  const entries = await readdir(dir, { recursive: true, withFileTypes: true }).catch(() => []);
-  return entries.filter((e) => !e.isDirectory()).map((e) => path.relative(dir, path.join(e.parentPath, e.name)));
-}
 
 /** A workspace and the built server in it, pointed at `baseUrl`; both cleaned up after the test. */
 async function serverFor(baseUrl: string, env: Record<string, string> = {}): Promise<{ server: ServerHandle; dir: string }> {

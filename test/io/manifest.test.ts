@@ -1,13 +1,14 @@
 /**
  * The manifest writer: the file it writes piece by piece reads back as the header and every job
  * (entries larger than a piece included), and a collection can start from the entries as the file
- * holds them (splitEntries), changing only the jobs it touches.
+ * holds them (splitEntries), changing only the jobs it touches; a large change is serialised a
+ * slice at a time, so other work (a batch's answers) runs between slices.
  */
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ManifestWriter, splitEntries } from '../../src/io/manifest.js';
+import { ENTRIES_PER_TURN, ManifestWriter, splitEntries } from '../../src/io/manifest.js';
 import { Workspace } from '../../src/io/workspace.js';
 
 let dir: string;
@@ -65,6 +66,34 @@ describe('ManifestWriter', () => {
     await writer.flush();
     const after = JSON.parse(await readFile(file, 'utf8')) as { jobs: unknown[] };
     expect(after.jobs).toEqual(jobs.map((j, i) => (i === 6 ? done : j)));
+  });
+
+  it('serialises a large change a slice per turn of the event loop, and the file still holds every job as it was last set', async () => {
+    const file = path.join(dir, 'manifest.json');
+    const jobs = Array.from({ length: 500 }, (_, i) => job(i + 1));
+    const writer = new ManifestWriter(workspace, file, () => ({ tool: 'generate_batch', version: 1, out_dir: 'shots' }), jobs.length);
+    let built = 0;
+    jobs.forEach((j, i) => writer.set(i, () => (built++, j)));
+    writer.write();
+    // What other work sees of the serialising: how many entries were built each time it got a turn.
+    const seen: number[] = [];
+    await new Promise<void>((resolve) => {
+      const turn = () => {
+        seen.push(built);
+        if (built < jobs.length) setImmediate(turn);
+        else resolve();
+      };
+      setImmediate(turn);
+    });
+    // A job that changes while the write is under way is in the file once the writer flushes.
+    const done = { ...jobs[499]!, status: 'done' };
+    writer.set(499, () => done);
+    writer.write();
+    await writer.flush();
+    const between = seen.filter((n) => n > 0 && n < jobs.length);
+    expect(between.length).toBeGreaterThanOrEqual(jobs.length / ENTRIES_PER_TURN - 2);
+    expect(Math.max(...between.map((n, i) => n - (between[i - 1] ?? 0)))).toBeLessThanOrEqual(ENTRIES_PER_TURN);
+    expect((JSON.parse(await readFile(file, 'utf8')) as { jobs: unknown[] }).jobs).toEqual(jobs.map((j, i) => (i === 499 ? done : j)));
   });
 
   it('splitEntries declines a manifest laid out otherwise, or whose entries are not the expected jobs', async () => {

@@ -4,7 +4,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { MalformedAnswerError } from '../src/core/answer-scanner.js';
-import { BodyReadError, LocalWriteError, receiveImages } from '../src/io/receive.js';
+import { BodyReadError, HEAD_BYTES, LocalWriteError, receiveImages } from '../src/io/receive.js';
 
 let dir: string;
 beforeEach(async () => {
@@ -46,9 +46,9 @@ describe('receiveImages', () => {
     const received = await receiveImages(body(chunks(answer([image, second]), 65_536)), async (i) => path.join(dir, `img-${i}.png`));
     expect(received.count).toBe(2);
     expect(received.usage).toEqual({ total_tokens: 3 });
-    expect(received.images.map((i) => ({ ...i, file: path.basename(i.file) }))).toEqual([
-      { index: 0, file: 'img-0.png', bytes: image.length },
-      { index: 1, file: 'img-1.png', bytes: second.length },
+    expect(received.images.map((i) => ({ ...i, file: path.basename(i.file), head: Buffer.from(i.head) }))).toEqual([
+      { index: 0, file: 'img-0.png', bytes: image.length, head: image.subarray(0, HEAD_BYTES) },
+      { index: 1, file: 'img-1.png', bytes: second.length, head: second.subarray(0, HEAD_BYTES) },
     ]);
     expect((await readFile(path.join(dir, 'img-0.png'))).equals(image)).toBe(true);
     expect((await readFile(path.join(dir, 'img-1.png'))).equals(second)).toBe(true);
@@ -78,7 +78,9 @@ describe('receiveImages', () => {
       },
     });
     const received = await receiveImages(stream, to('byob.png'));
-    expect(received.images).toEqual([{ index: 0, file: path.join(dir, 'byob.png'), bytes: image.length }]);
+    expect(received.images.map((i) => ({ ...i, head: Buffer.from(i.head) }))).toEqual([
+      { index: 0, file: path.join(dir, 'byob.png'), bytes: image.length, head: image.subarray(0, HEAD_BYTES) },
+    ]);
     expect((await readFile(path.join(dir, 'byob.png'))).equals(image)).toBe(true);
     expect(at).toBe(bytes.length);
     expect(viewSizes).toEqual(new Set([64 * 1024])); // every read into the reader's 64 KB buffer

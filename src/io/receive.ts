@@ -15,7 +15,12 @@ export interface ReceivedImage {
   /** The file holding the image's bytes (the destination's temp file). */
   file: string;
   bytes: number;
+  /** A copy of the image's first bytes (up to HEAD_BYTES): its header, read without opening the file. */
+  head: Uint8Array;
 }
+
+/** Enough of an image's start for its header: PNG, WebP and GIF need under 40 bytes, a JPEG's frame header usually comes within a few KB. */
+export const HEAD_BYTES = 16 * 1024;
 
 export interface ReceivedAnswer {
   images: ReceivedImage[];
@@ -83,6 +88,7 @@ const giveBack = (buffer: Buffer): void => {
 class ImageFile {
   file: string | undefined;
   bytes = 0;
+  head: Uint8Array | undefined;
   private fd: number | undefined;
   private chain: Promise<void> = Promise.resolve();
   private failure: unknown;
@@ -172,6 +178,7 @@ class ImageFile {
       giveBack(buffer);
       return;
     }
+    this.head ??= new Uint8Array(buffer.subarray(0, Math.min(used, HEAD_BYTES))); // a copy: the buffer goes back to the pool
     this.queued++;
     this.step(async () => {
       try {
@@ -320,7 +327,7 @@ export async function receiveImages(
     done = true;
     const images = files
       .filter((f) => f.file !== undefined)
-      .map((f): ReceivedImage => ({ index: f.index, file: f.file!, bytes: f.bytes }));
+      .map((f): ReceivedImage => ({ index: f.index, file: f.file!, bytes: f.bytes, head: f.head ?? new Uint8Array(0) }));
     return { images, count: answer.images, ...(answer.usage ? { usage: answer.usage } : {}), ...(answer.svgUsage ? { svgUsage: answer.svgUsage } : {}) };
   } finally {
     signal?.removeEventListener('abort', cancel);

@@ -5,11 +5,11 @@
  * failure it throws and leaves no temp file behind.
  */
 import { promises as fs } from 'node:fs';
-import { headerMismatch, maxImageBytes } from '../core/answer-limits.js';
+import { headerMismatch, maxImageBytes, type ImageHeader } from '../core/answer-limits.js';
 import { checkSpendingCap, projectSpend, spendingCap, type Estimate } from '../core/cost.js';
 import { apiParameters } from '../core/request.js';
 import { DEFAULT_MAX_ATTEMPTS } from '../core/retry.js';
-import { inspectImage, type ImageFacts } from '../io/images.js';
+import { headerOf, inspectImage } from '../io/images.js';
 import { ImageApiError, type ImageApi, type SvgUsage, type Usage } from '../io/openai.js';
 import type { ReceivedImage } from '../io/receive.js';
 import type { Workspace } from '../io/workspace.js';
@@ -34,7 +34,7 @@ export function guardRefusal(plan: ImagePlan, ctx: RunContext): string | undefin
 
 /** An image of the answer in its temp file, with the facts its header gave. */
 export interface CheckedImage extends ReceivedImage {
-  header: ImageFacts;
+  header: ImageHeader;
 }
 
 export interface Received {
@@ -53,6 +53,8 @@ export interface SpendOptions {
   onAnswered?: () => void;
   onRetry?: (info: { attempt: number; delayMs: number; reason: string }) => void;
 }
+
+const rasterHeader = async (image: ReceivedImage): Promise<ImageHeader> => headerOf(image.head) ?? inspectImage(image.file);
 
 const NOT_AN_IMAGE = 'The Images API returned data that is not an image; nothing was saved. Try again.';
 
@@ -96,8 +98,9 @@ export async function receive(plan: ImagePlan, api: ImageApi, workspace: Workspa
     // From the header only: a body that is not the image asked for (not an image, another format,
     // a 16000x16000 "pixel bomb") must not land on disk or be decoded.
     for (const image of answer.images) {
-      // An SVG is parsed by the check, never handed to librsvg by path.
-      const header = await (resolved.outputFormat === 'svg' ? inspectSvgAnswer(image.file) : inspectImage(image.file)).catch(() => {
+      // An SVG is parsed by the check, never handed to librsvg by path; a raster's first bytes
+      // usually tell its header, and sharp reads the file only when they do not.
+      const header = await (resolved.outputFormat === 'svg' ? inspectSvgAnswer(image.file) : rasterHeader(image)).catch(() => {
         throw new ImageApiError(NOT_AN_IMAGE, { kind: 'malformed' }, answer.attempts);
       });
       const mismatch = headerMismatch(header, { size: resolved.size, outputFormat: resolved.outputFormat });

@@ -271,6 +271,31 @@ describe('answers that are not the image asked for', () => {
     await expectStillServing(server);
   });
 
+  it('saves a JPEG whose frame header comes after 60 KB of metadata, its size read from the file', async () => {
+    const jpeg = await sharp({ create: { width: 1024, height: 1024, channels: 3, background: '#2266cc' } }).jpeg().toBuffer();
+    // Comment segments (FF FE, at most 65,533 bytes each) between the start marker and the frame.
+    const comment = (bytes: number) => Buffer.concat([Buffer.from([0xff, 0xfe, (bytes + 2) >> 8, (bytes + 2) & 0xff]), Buffer.alloc(bytes, 0x20)]);
+    const padded = Buffer.concat([jpeg.subarray(0, 2), comment(30_000), comment(30_000), jpeg.subarray(2)]);
+    const api = await answering(answerJson(padded.toString('base64')));
+    const { server, dir } = await serverFor(api.url);
+    const result = await generate(server, { output_format: 'jpeg', out: 'output/imagegen/late-header.jpg' });
+    expect(result.isError, textOf(result)).toBeFalsy();
+    const saved = path.join(dir, 'output/imagegen/late-header.jpg');
+    expect(await sharp(saved).metadata()).toMatchObject({ format: 'jpeg', width: 1024, height: 1024 });
+    expect((await readFile(saved)).length).toBe(padded.length);
+  });
+
+  it('refuses a JPEG whose frame header, past 60 KB of metadata, says 2048x2048 for a 1024x1024 request', async () => {
+    const jpeg = await sharp({ create: { width: 2048, height: 2048, channels: 3, background: '#2266cc' } }).jpeg().toBuffer();
+    const comment = Buffer.concat([Buffer.from([0xff, 0xfe, 0xea, 0x62]), Buffer.alloc(60_000, 0x20)]);
+    const api = await answering(answerJson(Buffer.concat([jpeg.subarray(0, 2), comment, jpeg.subarray(2)]).toString('base64')));
+    const { server, dir } = await serverFor(api.url);
+    const result = await generate(server, { output_format: 'jpeg', out: 'output/imagegen/late-header.jpg' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/it is 2048x2048, not the 1024x1024 that was requested/);
+    expect(await filesUnder(dir)).toEqual([]);
+  });
+
   it('refuses an SVG answered for a PNG request', async () => {
     const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="1024" height="1024"><rect width="1024" height="1024" fill="red"/></svg>';
     const api = await answering(answerJson(Buffer.from(svg).toString('base64')));

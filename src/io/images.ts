@@ -1,5 +1,6 @@
 /**
- * The edge to sharp, loaded on first use (start-up and dry runs do not pay for libvips).
+ * The edge to the image libraries: image-size for an answer's header from its first bytes, and
+ * sharp, loaded on first use (start-up and dry runs do not pay for libvips), for everything else.
  * Saved files are checked from their header only; derived copies are separate files.
  */
 import { imageSize } from 'image-size';

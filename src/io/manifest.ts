@@ -5,9 +5,9 @@
  * jobs finishing together cost one rewrite, not 25; flush() writes the final state at once.
  * Each job's entry is serialised once per change, when the next write renders it (ENTRIES_PER_TURN
  * at a time, so a 500-job batch's first write never holds the event loop while answers arrive),
- * and kept as bytes: a rewrite copies them piece by piece into one scratch buffer as the file is written, so
- * neither a manifest-sized string (which the JS heap would keep in its old generation until a full
- * collection) nor a manifest-sized buffer is made every second of a long batch.
+ * and kept as bytes: a rewrite copies them piece by piece into one scratch buffer as the file is
+ * written, so neither a manifest-sized string (which the JS heap would keep in its old generation
+ * until a full collection) nor a manifest-sized buffer is made every second of a long batch.
  */
 import type { Workspace } from './workspace.js';
 
@@ -74,10 +74,6 @@ export class ManifestWriter {
     this.flushing = false;
   }
 
-  /**
-   * The manifest's bytes, made piece by piece as the file is written: at most one piece of about
-   * PIECE_BYTES exists at a time, never a copy of the whole manifest.
-   */
   /** Serialises the entries changed since the last write, a slice per turn of the event loop. */
   private async serialiseStale(): Promise<void> {
     let count = 0;
@@ -88,6 +84,10 @@ export class ManifestWriter {
     }
   }
 
+  /**
+   * The manifest's bytes, made piece by piece as the file is written: at most one piece of about
+   * PIECE_BYTES exists at a time, never a copy of the whole manifest.
+   */
   private render(): Iterable<Buffer> {
     const head = JSON.stringify({ ...this.header(), jobs: '__jobs__' }, null, 2);
     // `jobs` is the header's last key, so its placeholder is the last occurrence.

@@ -78,8 +78,8 @@ export class ManifestWriter {
   private async serialiseStale(): Promise<void> {
     let count = 0;
     for (const [index, entry] of this.stale) {
-      this.stale.delete(index);
       this.entries[index] = Buffer.from(JSON.stringify(entry(), null, 2).replace(/\n/g, '\n    '));
+      this.stale.delete(index); // after: an entry that failed to serialise is tried again by the next write
       if (++count % ENTRIES_PER_TURN === 0 && this.stale.size > 0) await new Promise<void>((resolve) => setImmediate(resolve));
     }
   }

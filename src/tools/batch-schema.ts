@@ -66,7 +66,7 @@ function hintFor(key: string): string {
 }
 
 /** One job's object: unknown keys are refused, each with where it belongs (one hint a line). */
-export const jobObject = z.strictObject(jobShape, {
+const jobObject = z.strictObject(jobShape, {
   error: (issue) => (issue.code === 'unrecognized_keys' ? issue.keys.map(hintFor).join('\n') : undefined),
 });
 
@@ -102,7 +102,6 @@ export const generateBatchArguments = strictArguments(
 );
 
 export type GenerateBatchArguments = z.infer<typeof generateBatchArguments>;
-
 
 /** What the batch-level defaults must be: the image options' values (they are listed as text). */
 const batchDefaultsSchema = z.object({ ...imageOptionValues, use_case: z.string().optional(), ...promptFieldsShape, augment: z.boolean().optional() });

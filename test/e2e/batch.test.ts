@@ -237,6 +237,18 @@ describe('validation before spending', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
+  it('lists a file\'s problems in line order, whichever check found them (the rules, the JSON, the job schema)', async () => {
+    const lines = ['{"prompt": "a fox", "size": "3840x2160"}', '{"prompt": "a wolf",', '{"prompt": "a bear", "qualty": "high"}'];
+    await writeFile(path.join(ws.dir, 'mixed.jsonl'), `${lines.join('\n')}\n`);
+    const text = textOf(await server.call('generate_batch', { input: 'mixed.jsonl', out_dir: 'b/mixed' }));
+    expect(text.split('\n').filter((l) => l.startsWith('- '))).toEqual([
+      expect.stringMatching(/^- job 1 \(line 1\): size 3840x2160 .*3824x2160/),
+      expect.stringMatching(/^- mixed\.jsonl, line 2: not valid JSON/),
+      expect.stringMatching(/^- job 2 \(line 3\): "qualty" is not a job key/),
+    ]);
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('refuses a batch-level default the image options do not take, naming it and its values, before reading any job', async () => {
     const result = await server.call('generate_batch', { input: 'missing.jsonl', out_dir: 'b/ultra', quality: 'ultra', dry_run: true });
     expect(result.isError).toBe(true);

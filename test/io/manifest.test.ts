@@ -96,6 +96,25 @@ describe('ManifestWriter', () => {
     expect((JSON.parse(await readFile(file, 'utf8')) as { jobs: unknown[] }).jobs).toEqual(jobs.map((j, i) => (i === 499 ? done : j)));
   });
 
+  it('keeps an entry that failed to serialise for the next write, and says the write failed', async () => {
+    const file = path.join(dir, 'manifest.json');
+    const jobs = [job(1), job(2)];
+    const writer = new ManifestWriter(workspace, file, () => ({ tool: 'generate_batch', version: 1, out_dir: 'shots' }), jobs.length);
+    let calls = 0;
+    writer.set(0, () => jobs[0]!);
+    writer.set(1, () => {
+      if (calls++ === 0) throw new Error('not yet');
+      return jobs[1]!;
+    });
+    writer.write();
+    await writer.flush();
+    expect(writer.error?.message).toBe('not yet');
+    writer.write();
+    await writer.flush();
+    expect(writer.error).toBeUndefined();
+    expect((JSON.parse(await readFile(file, 'utf8')) as { jobs: unknown[] }).jobs).toEqual(jobs);
+  });
+
   it('splitEntries declines a manifest laid out otherwise, or whose entries are not the expected jobs', async () => {
     const jobs = [job(1), job(2), job(3)];
     const file = path.join(dir, 'manifest.json');

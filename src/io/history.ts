@@ -98,11 +98,16 @@ async function drain(workspace: Workspace, key: string, queue: { pending: Pendin
   queue.writing = true;
   while (queue.pending.length > 0) {
     const lines = queue.pending.splice(0);
+    const text = lines.map((l) => l.text).join('');
     try {
-      // Checked at each write, as each call's own append was: a link swapped in meanwhile is refused.
-      const file = await historyPath(workspace);
-      await fs.mkdir(path.dirname(file), { recursive: true });
-      await workspace.appendFile(file, lines.map((l) => l.text).join(''), 'history', HISTORY_FIX);
+      // A history that is there is appended to as it is: the append's own checks (a regular file,
+      // in a folder inside the workspace) are the ones that hold at the write. The first line, or
+      // one after the file was removed, takes the full check and creates the file.
+      if (!(await workspace.appendFile(key, text, 'history', HISTORY_FIX, { create: false }))) {
+        const file = await historyPath(workspace);
+        await fs.mkdir(path.dirname(file), { recursive: true });
+        await workspace.appendFile(file, text, 'history', HISTORY_FIX);
+      }
       for (const l of lines) l.resolve();
     } catch (error) {
       for (const l of lines) l.reject(error);

@@ -20,7 +20,8 @@ const O_NONBLOCK = constants.O_NONBLOCK ?? 0;
 /** A new file: created here or refused, never opened through a link. */
 const NEW_FILE_FLAGS = constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | O_NOFOLLOW;
 /** Appending: a final symlink is refused (ELOOP) and a FIFO without a reader fails at once (ENXIO). */
-const APPEND_FLAGS = constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | O_NOFOLLOW | O_NONBLOCK;
+const APPEND_EXISTING_FLAGS = constants.O_WRONLY | constants.O_APPEND | O_NOFOLLOW | O_NONBLOCK;
+const APPEND_FLAGS = APPEND_EXISTING_FLAGS | constants.O_CREAT;
 /** Reading: a FIFO opens at once instead of waiting for a writer, and is then refused by fstat. */
 const READ_FLAGS = constants.O_RDONLY | O_NOFOLLOW | O_NONBLOCK;
 /** Names longer than this (bytes) are left out of temp file names, which must fit NAME_MAX too. */
@@ -68,15 +69,18 @@ export class Workspace extends WorkspaceRoots {
   }
 
   /**
-   * Appends `text` to `target` (created if missing): opened without following a final symlink,
-   * without blocking on a FIFO, and written only when it is a regular file. One write per call.
+   * Appends `text` to `target`: opened without following a final symlink, without blocking on a
+   * FIFO, and written only when it is a regular file inside the workspace. One write per call.
+   * With `create: false` a missing file (or folder) is not created and the answer is false, so a
+   * caller that has not confined the path itself never creates a file through a swapped folder.
    */
-  async appendFile(target: string, text: string, what: string, fix?: string): Promise<void> {
+  async appendFile(target: string, text: string, what: string, fix?: string, { create = true } = {}): Promise<boolean> {
     let handle: fs.FileHandle;
     try {
-      handle = await fs.open(target, APPEND_FLAGS, 0o644);
+      handle = await fs.open(target, create ? APPEND_FLAGS : APPEND_EXISTING_FLAGS, 0o644);
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code;
+      if (!create && (code === 'ENOENT' || code === 'ENOTDIR')) return false;
       // ELOOP (EMLINK on BSDs): a final symlink; ENXIO: a FIFO nobody reads; EISDIR: a folder.
       if (code === 'ELOOP' || code === 'EMLINK' || code === 'ENXIO' || code === 'EISDIR') {
         const stat = await fs.lstat(target).catch(() => undefined);
@@ -89,9 +93,10 @@ export class Workspace extends WorkspaceRoots {
       if (!stat.isFile()) throw this.notRegular(target, what, fileKind(stat), fix);
       // A hard link is a second name for a file that may live anywhere on the disk.
       if (stat.nlink > 1) throw this.notRegular(target, what, hardLinks(stat), fix);
-      // The folder was confined before; a folder swapped for a link since is caught here.
+      // Where the file really is, after opening: a folder swapped for a link is caught here.
       this.contain(await fs.realpath(path.dirname(target)), target, what);
       await handle.writeFile(text, 'utf8');
+      return true;
     } finally {
       await handle.close();
     }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { appendFile, link, mkdir, readFile, symlink, writeFile } from 'node:fs/promises';
+import { appendFile, link, mkdir, readdir, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { HISTORY_FILE, appendHistory, historyProblem, latestByPath, readHistory, type HistoryEntry } from '../../src/io/history.js';
@@ -42,12 +42,39 @@ describe('history.jsonl', () => {
   });
 
   it('writes the lines of calls that come while a write is under way together, in the next write', async () => {
+    await appendHistory(workspace, [entry(0, 0, 'the history is there already')]);
     const writes = vi.spyOn(workspace, 'appendFile');
     await Promise.all(Array.from({ length: 25 }, (_, call) => appendHistory(workspace, [entry(call, 1, 'a prompt')])));
     // The first call's lines go at once; the 24 that came meanwhile share the next write.
     expect(writes).toHaveBeenCalledTimes(2);
     const lines = (await readFile(path.join(ws.dir, HISTORY_FILE), 'utf8')).trimEnd().split('\n');
-    expect(lines.map((line) => (JSON.parse(line) as HistoryEntry).path)).toEqual(Array.from({ length: 25 }, (_, call) => `out/call-${call}-1.png`));
+    expect(lines.slice(1).map((line) => (JSON.parse(line) as HistoryEntry).path)).toEqual(Array.from({ length: 25 }, (_, call) => `out/call-${call}-1.png`));
+  });
+
+  it('appends to a history that is there without checking its folder again, and never through a folder swapped for a link', async () => {
+    await appendHistory(workspace, [entry(1, 1, 'first')]);
+    const resolves = vi.spyOn(workspace, 'resolveOutput');
+    await appendHistory(workspace, [entry(2, 1, 'second')]);
+    expect(resolves).not.toHaveBeenCalled();
+    const outside = await tempWorkspace('imagegen-outside-');
+    try {
+      // The folder is swapped for a link to a folder outside, with and then without a history there.
+      const folder = path.join(ws.dir, 'output', 'imagegen');
+      await rename(folder, path.join(ws.dir, 'moved'));
+      await symlink(outside.dir, folder);
+      await writeFile(path.join(outside.dir, 'history.jsonl'), '# mine\n');
+      await expect(appendHistory(workspace, [entry(3, 1, 'third')])).rejects.toThrow(/outside/);
+      expect(await readFile(path.join(outside.dir, 'history.jsonl'), 'utf8')).toBe('# mine\n');
+      await rm(path.join(outside.dir, 'history.jsonl'));
+      await expect(appendHistory(workspace, [entry(4, 1, 'fourth')])).rejects.toThrow(/outside/);
+      expect(await readdir(outside.dir)).toEqual([]);
+      // Removed, the history is started again by the full check.
+      await rm(folder);
+      await appendHistory(workspace, [entry(5, 1, 'fifth')]);
+      expect((await readHistory(workspace)).map((e) => e.prompt)).toEqual(['fifth']);
+    } finally {
+      await outside.cleanup();
+    }
   });
 
   it('tells every call whose lines were in a failed write, and writes later calls afresh', async () => {

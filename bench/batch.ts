@@ -1,9 +1,12 @@
 /**
  * generate_batch against the fake API (run in this process; the server is the built one, spawned
- * over stdio as a client would):
+ * over stdio as a client would, with its default output):
  * - throughput: 500 jobs at concurrency 25 with 200 ms latency per answer, small flat images so
  *   encoding is not measured; wall time / (ceil(500/25) x 200 ms), target <= 1.05, without the
- *   contact sheet; the sheet's fixed cost at the end is printed apart;
+ *   contact sheet; the sheet's fixed cost at the end is printed apart. Each run is split, from the
+ *   fake's log, into the checks before the first request reaches the API, the span of the requests
+ *   and what comes after the last answer; and the same requests from a bare client in a process of
+ *   its own (bare-requests.mjs) give the floor this machine and harness set;
  * - memory: the server's peak RSS (VmHWM) for 100 and 500 jobs of 3824x2160 high-entropy PNGs
  *   (~12 MB each, ~16 MB of base64 per answer, served from cache), at concurrency 5 and 25;
  *   target: <= 15% growth from 100 to 500 jobs and <= 250 MB at concurrency 25. Measured as
@@ -13,7 +16,11 @@
  */
 import { Client } from '@modelcontextprotocol/sdk/client/index.js';
 import { StdioClientTransport } from '@modelcontextprotocol/sdk/client/stdio.js';
-import { CallToolResultSchema, type CallToolResult } from '@modelcontextprotocol/sdk/types.js';
+import { CallToolResultSchema } from '@modelcontextprotocol/sdk/types.js';
+import { spawn } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { createInterface } from 'node:readline';
 import { startFakeImagesApi, type FakeImagesApi } from '../test/fake-images-api.js';
 import { SERVER_ENTRY, tempWorkspace } from '../test/helpers.js';
 import { median, peakRssMb } from './stats.js';
@@ -24,7 +31,8 @@ const list = (values: number[], digits: number) => values.map((v) => v.toFixed(d
 
 interface Server {
   pid: number;
-  call(args: Record<string, unknown>): Promise<CallToolResult>;
+  /** Runs a batch: when the call started and ended (Date.now()); throws unless its manifest says every job is done. */
+  call(args: Record<string, unknown>): Promise<{ started: number; ended: number }>;
   close(): Promise<void>;
 }
 
@@ -33,8 +41,7 @@ async function startServer(fake: FakeImagesApi, cwd: string): Promise<Server> {
     command: process.execPath,
     args: [SERVER_ENTRY],
     cwd,
-    // Structured output: the bench reads the batch's counts from structuredContent.
-    env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url, IMAGEGEN_STRUCTURED_OUTPUT: '1' },
+    env: { PATH: process.env.PATH ?? '', OPENAI_API_KEY: fake.apiKey, OPENAI_BASE_URL: fake.url },
     stderr: 'ignore',
   });
   const client = new Client({ name: 'bench', version: '1.0.0' });
@@ -42,16 +49,33 @@ async function startServer(fake: FakeImagesApi, cwd: string): Promise<Server> {
   return {
     pid: transport.pid!,
     async call(args) {
-      const result = (await client.callTool({ name: 'generate_batch', arguments: args }, CallToolResultSchema, {
-        timeout: 600_000,
-      })) as CallToolResult;
-      const summary = (result.structuredContent as { summary?: { done: number; jobs: number } } | undefined)?.summary;
+      const started = Date.now();
+      const result = await client.callTool({ name: 'generate_batch', arguments: args }, CallToolResultSchema, { timeout: 600_000 });
+      const ended = Date.now();
+      // The counts are read from the manifest once the call is over: the result is the text agents get.
+      const manifest = await readFile(path.join(cwd, String(args.out_dir), 'manifest.json'), 'utf8').catch(() => '{}');
+      const summary = (JSON.parse(manifest) as { summary?: { done: number; jobs: number } }).summary;
       if (result.isError || !summary || summary.done !== summary.jobs) {
-        throw new Error(`the batch did not finish: ${JSON.stringify(result.content[0]).slice(0, 500)}`);
+        throw new Error(`the batch did not finish: ${JSON.stringify(result.content).slice(0, 500)}`);
       }
-      return result;
+      return { started, ended };
     },
     close: () => client.close(),
+  };
+}
+
+/** bare-requests.mjs in a process of its own: the wall time of `count` requests at `concurrency`. */
+async function bareClient(fake: FakeImagesApi): Promise<{ run(count: number, concurrency: number): Promise<number>; close(): void }> {
+  const child = spawn(process.execPath, [path.join(import.meta.dirname, 'bare-requests.mjs')], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  return {
+    async run(count, concurrency) {
+      child.stdin.write(`${fake.url} ${fake.apiKey} ${count} ${concurrency}\n`);
+      const next = await lines.next();
+      if (next.done) throw new Error('the bare client stopped');
+      return Number(next.value);
+    },
+    close: () => child.kill(),
   };
 }
 
@@ -61,17 +85,28 @@ async function throughput(): Promise<void> {
   const fake = await startFakeImagesApi({ latencyMs: LATENCY_MS });
   const ws = await tempWorkspace('imagegen-bench-batch-');
   const server = await startServer(fake, ws.dir);
+  const bare = await bareClient(fake);
   try {
     await server.call({ out_dir: 'warm', size: '1024x1024', jobs: jobs(25, 'warm'), concurrency: 25 });
     const count = 500;
     const concurrency = 25;
     const walls = { bare: [] as number[], sheet: [] as number[] };
+    const parts = { before: [] as number[], span: [] as number[], after: [] as number[] };
+    const floors: number[] = [];
     for (let run = 0; run < RUNS; run++) {
       for (const preview of [false, true]) {
-        const started = performance.now();
-        await server.call({ out_dir: `run-${run}-${preview}`, size: '1024x1024', jobs: jobs(count, 'run'), concurrency, preview });
-        walls[preview ? 'sheet' : 'bare'].push((performance.now() - started) / 1000);
+        fake.reset();
+        const { started, ended } = await server.call({ out_dir: `run-${run}-${preview}`, size: '1024x1024', jobs: jobs(count, 'run'), concurrency, preview });
+        walls[preview ? 'sheet' : 'bare'].push((ended - started) / 1000);
+        if (preview) continue;
+        // From the fake's log: when the first request arrived, and when the last answer was due.
+        const arrivals = fake.requests.map((r) => r.at);
+        const lastAnswer = Math.max(...arrivals) + LATENCY_MS;
+        parts.before.push(Math.min(...arrivals) - started);
+        parts.span.push(lastAnswer - Math.min(...arrivals));
+        parts.after.push(ended - lastAnswer);
       }
+      floors.push((await bare.run(count, concurrency)) / 1000);
     }
     const floor = (Math.ceil(count / concurrency) * LATENCY_MS) / 1000;
     const ratio = median(walls.bare) / floor;
@@ -80,13 +115,31 @@ async function throughput(): Promise<void> {
         ratio <= 1.05 ? 'meets' : 'MISSES'
       } the target (<= 1.05)`,
     );
+    console.log(
+      `  of which: checks before the first request reached the API ${median(parts.before).toFixed(0)} ms (${list(parts.before, 0)}); the requests' span ${(median(parts.span) / 1000).toFixed(2)} s, ratio ${(
+        median(parts.span) /
+        1000 /
+        floor
+      ).toFixed(3)} (${list(
+        parts.span.map((v) => v / 1000 / floor),
+        3,
+      )}); after the last answer (last files, manifest, result) ${median(parts.after).toFixed(0)} ms (${list(parts.after, 0)})`,
+    );
+    console.log(
+      `  the floor here: the same ${count} requests from a bare undici client in a process of its own, no MCP, no checks, no files: ratio ${(median(floors) / floor).toFixed(3)} (${list(
+        floors.map((v) => v / floor),
+        3,
+      )})`,
+    );
     // The contact sheet decodes the first 48 saved images once the batch is over: a fixed cost, apart.
     console.log(
       `  with the contact sheet (default): ${median(walls.sheet).toFixed(2)} s (median of ${list(walls.sheet, 2)}), ratio ${(median(walls.sheet) / floor).toFixed(3)}; the sheet adds ${(
-        (median(walls.sheet) - median(walls.bare)) * 1000
+        (median(walls.sheet) - median(walls.bare)) *
+        1000
       ).toFixed(0)} ms`,
     );
   } finally {
+    bare.close();
     await server.close();
     await fake.close();
     await ws.cleanup();

@@ -82,19 +82,19 @@ export async function historyProblem(workspace: Workspace): Promise<string | und
 export function appendHistory(workspace: Workspace, entries: readonly HistoryEntry[]): Promise<void> {
   if (entries.length === 0) return Promise.resolve();
   const text = entries.map((e) => JSON.stringify(e)).join('\n') + '\n';
-  const key = path.join(workspace.root, HISTORY_FILE);
-  let queue = queues.get(key);
+  const file = path.join(workspace.root, HISTORY_FILE);
+  let queue = queues.get(file);
   if (!queue) {
     queue = { pending: [], writing: false };
-    queues.set(key, queue);
+    queues.set(file, queue);
   }
   const mine = new Promise<void>((resolve, reject) => queue.pending.push({ text, resolve, reject }));
-  if (!queue.writing) void drain(workspace, key, queue);
+  if (!queue.writing) void drain(workspace, file, queue);
   return mine;
 }
 
-/** Writes what is waiting, again while more arrives; each write's callers learn how it went. */
-async function drain(workspace: Workspace, key: string, queue: { pending: PendingLines[]; writing: boolean }): Promise<void> {
+/** Writes what is waiting to `file` (the history under the root), again while more arrives; each write's callers learn how it went. */
+async function drain(workspace: Workspace, file: string, queue: { pending: PendingLines[]; writing: boolean }): Promise<void> {
   queue.writing = true;
   while (queue.pending.length > 0) {
     const lines = queue.pending.splice(0);
@@ -103,10 +103,10 @@ async function drain(workspace: Workspace, key: string, queue: { pending: Pendin
       // A history that is there is appended to as it is: the append's own checks (a regular file,
       // in a folder inside the workspace) are the ones that hold at the write. The first line, or
       // one after the file was removed, takes the full check and creates the file.
-      if (!(await workspace.appendFile(key, text, 'history', HISTORY_FIX, { create: false }))) {
-        const file = await historyPath(workspace);
-        await fs.mkdir(path.dirname(file), { recursive: true });
-        await workspace.appendFile(file, text, 'history', HISTORY_FIX);
+      if (!(await workspace.appendFile(file, text, 'history', HISTORY_FIX, { create: false }))) {
+        const checked = await historyPath(workspace);
+        await fs.mkdir(path.dirname(checked), { recursive: true });
+        await workspace.appendFile(checked, text, 'history', HISTORY_FIX);
       }
       for (const l of lines) l.resolve();
     } catch (error) {
@@ -114,7 +114,7 @@ async function drain(workspace: Workspace, key: string, queue: { pending: Pendin
     }
   }
   queue.writing = false;
-  queues.delete(key);
+  queues.delete(file);
 }
 
 /** Every well-formed line of the history, oldest first; a missing file is an empty history. */

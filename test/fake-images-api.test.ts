@@ -417,7 +417,7 @@ describe('faults', () => {
 });
 
 describe('server', () => {
-  it('adds latencyMs before answers and closes promptly with open requests', async () => {
+  it('answers latencyMs after a request arrives and closes promptly with open requests', async () => {
     const slow = await startFakeImagesApi({ latencyMs: 100, today: '2026-11-24' });
     const c = new OpenAI({ apiKey: slow.apiKey, baseURL: slow.url, maxRetries: 0 });
     const t0 = Date.now();

@@ -81,7 +81,10 @@ export interface FaultRule {
 export interface FakeImagesApiOptions {
   /** Expected bearer key; default 'sk-test-fake'. A missing or different key gets 401. */
   apiKey?: string;
-  /** Added before every answer (for benchmarks); default 0. */
+  /**
+   * How long after its request arrived each answer is sent (for benchmarks), the fake's own reading
+   * and checking included, as an API's latency is; default 0.
+   */
   latencyMs?: number;
   /**
    * 'flat' (default): small, fast-to-encode images. 'noise': high-entropy pixels, so a 3824x2160
@@ -1104,7 +1107,7 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
   };
   const batch = createFakeBatchApi(answerLine);
 
-  const handle = async (req: IncomingMessage, res: ServerResponse, record: RecordedRequest): Promise<void> => {
+  const handle = async (req: IncomingMessage, res: ServerResponse, record: RecordedRequest, arrived: number): Promise<void> => {
     const { at, path } = record;
     const requestId = `req_${randomBytes(16).toString('hex')}`;
     const gone = new AbortController();
@@ -1133,7 +1136,8 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
       payload: string | Buffer | Buffer[],
       headers: Record<string, string> = {},
     ): Promise<void> => {
-      if (latencyMs > 0) await delay(latencyMs, undefined, { signal: gone.signal });
+      const wait = arrived + latencyMs - performance.now();
+      if (wait > 0) await delay(wait, undefined, { signal: gone.signal });
       if (res.destroyed || gone.signal.aborted) return;
       record.status = status;
       res.writeHead(status, {
@@ -1316,7 +1320,7 @@ export async function startFakeImagesApi(options: FakeImagesApiOptions = {}): Pr
       at: Date.now(),
     };
     requests.push(record);
-    handle(req, res, record).catch((e: unknown) => {
+    handle(req, res, record, performance.now()).catch((e: unknown) => {
       if ((e as Error | undefined)?.name === 'AbortError') return; // the client went away during a delay
       if (res.headersSent || res.destroyed) {
         res.destroy();

@@ -20,7 +20,8 @@ export type FetchFunction = (url: string | URL | Request, init?: RequestInit) =>
 /** An answer as the direct request gives it: the body as Node reads it, already decompressed. */
 export interface DirectAnswer {
   status: number;
-  headers: Headers;
+  /** Made when asked for (an error's are read; a success's never are). */
+  readonly headers: Headers;
   body: Readable;
 }
 
@@ -91,12 +92,38 @@ function webHeaders(raw: Record<string, string | string[] | undefined>): Headers
   return headers;
 }
 
+/**
+ * The proxies the environment names (either case), read once: with none, requests go straight to
+ * an Agent, without a proxy decision (a URL parsed, NO_PROXY read from the environment) per request.
+ */
+export function proxySettings(env: NodeJS.ProcessEnv = process.env): { httpProxy?: string; httpsProxy?: string; noProxy: string } | undefined {
+  const httpProxy = env.http_proxy ?? env.HTTP_PROXY;
+  const httpsProxy = env.https_proxy ?? env.HTTPS_PROXY;
+  if (!httpProxy && !httpsProxy) return undefined;
+  return { ...(httpProxy ? { httpProxy } : {}), ...(httpsProxy ? { httpsProxy } : {}), noProxy: env.no_proxy ?? env.NO_PROXY ?? '' };
+}
+
+/** `url` as undici's dispatcher takes it, kept for the next call (a server posts to one URL). */
+function splitUrl(): (url: string) => { origin: string; path: string } {
+  let last: { url: string; origin: string; path: string } | undefined;
+  return (url) => {
+    if (last?.url !== url) {
+      const parsed = new URL(url);
+      last = { url, origin: parsed.origin, path: `${parsed.pathname}${parsed.search}` };
+    }
+    return last;
+  };
+}
+
 export async function createPlatformClient(options: PlatformClientOptions = {}): Promise<PlatformClient> {
   const undici = await import('undici');
-  const dispatcher = new undici.EnvHttpProxyAgent({
+  const timeouts = {
     headersTimeout: options.timeoutMs ?? DEFAULT_HEADERS_TIMEOUT_MS,
     bodyTimeout: options.timeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
-  });
+  };
+  const proxies = proxySettings();
+  const dispatcher: Dispatcher = proxies ? new undici.EnvHttpProxyAgent({ ...timeouts, ...proxies }) : new undici.Agent(timeouts);
+  const split = splitUrl();
   const fetch: FetchFunction = async (url, init) => {
     // undici's own fetch, so the dispatcher given in init (fetchOptions) is one it understands.
     const request = { dispatcher, ...(await encodeForm(init)) } as UndiciRequestInit;
@@ -109,18 +136,24 @@ export async function createPlatformClient(options: PlatformClientOptions = {}):
     }) as unknown as Response;
   };
   const post: PostFunction = async (url, headers, body, signal) => {
-    const answer = await undici.request(url, {
+    const answer = await dispatcher.request({
+      ...split(url),
       method: 'POST',
       headers: { ...headers, 'accept-encoding': 'gzip, deflate, br' },
       body,
-      dispatcher,
       ...(signal ? { signal } : {}),
     });
     const encoding = String(answer.headers['content-encoding'] ?? '').trim().toLowerCase();
     const decoder = decoderFor(encoding);
     // A failure on either side (a stalled or cut body, a bad gzip stream) ends the read with its cause.
     const decoded = decoder ? pipeline(answer.body, decoder, () => {}) : answer.body;
-    return { status: answer.statusCode, headers: webHeaders(answer.headers), body: decoded };
+    return {
+      status: answer.statusCode,
+      get headers() {
+        return webHeaders(answer.headers);
+      },
+      body: decoded,
+    };
   };
   // The SDK asks `fetch.Response` whether global FormData bodies are understood: they are (encodeForm).
   return { fetch: Object.assign(fetch, { Response }), post, dispatcher };

@@ -159,7 +159,7 @@ export const VERSION_MARK_ROOM = '-v9999';
 /** Longest downscale_suffix: a name part, not a name. */
 export const MAX_SUFFIX_BYTES = 64;
 
-const byteLength = (text: string) => new TextEncoder().encode(text).length;
+const byteLength = (text: string) => Buffer.byteLength(text, 'utf8');
 
 /**
  * Characters a file name must not carry: control characters (a newline would forge lines in a

@@ -192,5 +192,9 @@ describe('ImagesAnswerScanner', () => {
     expect(target.subarray(4, 8).toString()).toBe('ABCD');
     expect(decodeBase64Into(b('QUJDRA'), target, 0)).toBe(4); // unpadded
     expect(() => decodeBase64Into(b('QUJDRA=='), target, 14)).toThrow(RangeError);
+    // What Node's own decoder would let through: base64url, white space, bytes past ASCII, padding inside.
+    for (const bad of ['QUJD-UJD', 'QUJD_UJD', 'QUJD UJD', 'QUJD\nUJD', 'QUJD\u00ffUJD', 'QUJDRA=A', 'QUJ=QUJD']) {
+      expect(() => decodeBase64Into(b(bad), target, 0), bad).toThrow(MalformedAnswerError);
+    }
   });
 });

@@ -14,6 +14,15 @@ const PATH_ROOM = 96;
 
 export const byteLength = (text: string) => Buffer.byteLength(text, 'utf8');
 
+/** Refuses a new file's confined path past PATH_MAX, less the room kept for versions and copies. */
+export function checkPathLength(target: string, userPath: string, what: string): void {
+  if (byteLength(target) > PATH_MAX_BYTES - PATH_ROOM) {
+    throw new WorkspaceError(
+      `${what} ${quoteName(userPath)} makes a path of ${byteLength(target)} bytes; file systems allow ${PATH_MAX_BYTES} (less room for versions and copies: ${PATH_MAX_BYTES - PATH_ROOM}). Choose a shorter path.`,
+    );
+  }
+}
+
 export class WorkspaceError extends Error {
   constructor(message: string) {
     super(message);
@@ -173,11 +182,7 @@ export class WorkspaceRoots {
     this.contain(nearest.real, userPath, what);
     if (nearest.existing !== undefined) await this.checkFolder(nearest.existing, userPath, what);
     const target = path.join(nearest.real, path.basename(absolute));
-    if (byteLength(target) > PATH_MAX_BYTES - PATH_ROOM) {
-      throw new WorkspaceError(
-        `${what} ${quoteName(userPath)} makes a path of ${byteLength(target)} bytes; file systems allow ${PATH_MAX_BYTES} (less room for versions and copies: ${PATH_MAX_BYTES - PATH_ROOM}). Choose a shorter path.`,
-      );
-    }
+    checkPathLength(target, userPath, what);
     if (options.replace || options.append) await this.assertReplaceable(target, what, options.fix, options.append);
     return target;
   }

@@ -12,7 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { versionedPath } from '../core/paths.js';
 import { byteLength, fileKind, hardLinks, realpathOfNearest, WorkspaceError, WorkspaceRoots, type RootSource } from './workspace-roots.js';
 
-export { fileKind, isInside, WorkspaceError, type OutputOptions, type RootSource } from './workspace-roots.js';
+export { checkPathLength, fileKind, isInside, WorkspaceError, type OutputOptions, type RootSource } from './workspace-roots.js';
 
 // O_NOFOLLOW and O_NONBLOCK do not exist on Windows, which has no FIFOs to block on.
 const O_NOFOLLOW = constants.O_NOFOLLOW ?? 0;

@@ -12,7 +12,7 @@ import { MANIFEST_NAME, inlineJobs, jobProblem, parseJobLines, type JobSource, t
 import type { Problem } from '../core/problems.js';
 import { inspectImage } from '../io/images.js';
 import type { ResolvedRequest } from '../core/request.js';
-import { fileKind, WorkspaceError, type Workspace } from '../io/workspace.js';
+import { checkPathLength, fileKind, WorkspaceError, type Workspace } from '../io/workspace.js';
 import { historyProblem } from '../io/history.js';
 import { keyedSourcePath } from '../core/transparency.js';
 import { problemsResult, type ImageFactsOut } from '../results.js';
@@ -131,6 +131,57 @@ export async function fileState(target: string, workspace: Workspace, exists: Ex
   }
 }
 
+/** out_dir as prepareJobs needs it: the manifest's confined path, whether one is there, and shared lookups. */
+export interface OutDir {
+  manifest: string;
+  /** Problems of the folder itself (an earlier batch's manifest in the way). */
+  problems: Problem[];
+  /** A file's confined path; each folder is confined once (on its real path), not each file. */
+  confine(file: string): Promise<string>;
+  exists: Exists;
+}
+
+/**
+ * The checks of out_dir that no job changes (the manifest's path, the history, an earlier batch
+ * there) and its listing. Started before the jobs are planned, so the file system answers while
+ * the main thread plans; nothing is written.
+ */
+export async function checkOutDir(args: GenerateBatchArguments, workspace: Workspace): Promise<Checked<OutDir>> {
+  const folders = new Map<string, Promise<string>>();
+  const confine = async (file: string): Promise<string> => {
+    const dir = path.dirname(file);
+    let real = folders.get(dir);
+    if (!real) {
+      real = workspace.resolveOutput(file, 'out').then((resolved) => path.dirname(resolved));
+      folders.set(dir, real);
+    }
+    const target = path.join(await real, path.basename(file));
+    checkPathLength(target, file, 'out'); // every file's, not only the one its folder was confined with
+    return target;
+  };
+  const exists = folderListings(workspace);
+  const manifestFile = path.join(args.out_dir, MANIFEST_NAME);
+  const [manifest, history] = await Promise.all([
+    workspace
+      .resolveOutput(manifestFile, 'out_dir', { replace: true, fix: 'Remove it, or choose another out_dir, and call again.' })
+      .catch((error: unknown) => (error instanceof WorkspaceError ? error : Promise.reject(error))),
+    historyProblem(workspace),
+  ]);
+  if (manifest instanceof WorkspaceError) return { ok: false, problems: [{ field: 'out_dir', message: manifest.message }] };
+  if (history) return { ok: false, problems: [{ field: 'history', message: history }] };
+  // The jobs' own names mostly go in the manifest's folder: confined with it, not again.
+  folders.set(path.dirname(manifestFile), Promise.resolve(path.dirname(manifest)));
+  const problems: Problem[] = [];
+  // Listing the folder here lists it for the jobs' files too (most share it).
+  if (!args.resume && !args.force && (await exists(manifest))) {
+    problems.push({
+      field: 'out_dir',
+      message: `${workspace.relative(manifest)} exists: an earlier batch wrote to this folder. Set resume: true to finish it (finished jobs are skipped), force: true to start over, or choose another out_dir.`,
+    });
+  }
+  return { ok: true, value: { manifest, problems, confine, exists } };
+}
+
 /**
  * Confines every planned file, then decides per job, before anything is sent: run it, skip it
  * (resume, its files are there and decode), or refuse the batch (files in the way).
@@ -139,40 +190,12 @@ export async function prepareJobs(
   planned: PlannedJob[],
   args: GenerateBatchArguments,
   workspace: Workspace,
+  outDir: OutDir,
 ): Promise<Checked<{ jobs: BatchJob[]; manifest: string }>> {
-  const problems: Problem[] = [];
+  const problems: Problem[] = [...outDir.problems];
   const resume = args.resume ?? false;
   const force = args.force ?? false;
-  let manifest: string;
-  try {
-    manifest = await workspace.resolveOutput(path.join(args.out_dir, MANIFEST_NAME), 'out_dir', {
-      replace: true,
-      fix: 'Remove it, or choose another out_dir, and call again.',
-    });
-  } catch (error) {
-    if (error instanceof WorkspaceError) return { ok: false, problems: [{ field: 'out_dir', message: error.message }] };
-    throw error;
-  }
-  const history = await historyProblem(workspace);
-  if (history) return { ok: false, problems: [{ field: 'history', message: history }] };
-  if (!resume && !force && (await workspace.exists(manifest))) {
-    problems.push({
-      field: 'out_dir',
-      message: `${workspace.relative(manifest)} exists: an earlier batch wrote to this folder. Set resume: true to finish it (finished jobs are skipped), force: true to start over, or choose another out_dir.`,
-    });
-  }
-  // Files share a few folders: each folder is confined once (on its real path), not each file.
-  const folders = new Map<string, Promise<string>>();
-  const confine = (file: string): Promise<string> => {
-    const dir = path.dirname(file);
-    let real = folders.get(dir);
-    if (!real) {
-      real = workspace.resolveOutput(file, 'out').then((resolved) => path.dirname(resolved));
-      folders.set(dir, real);
-    }
-    return real.then((d) => path.join(d, path.basename(file)));
-  };
-  const exists = folderListings(workspace);
+  const { manifest, confine, exists } = outDir;
   const jobs: BatchJob[] = [];
   // A few jobs at a time, not all 500 at once: bounded file checks (header reads on resume) and
   // little state alive at any moment.

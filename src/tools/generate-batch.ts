@@ -22,7 +22,7 @@ import { batchPrice, MAX_BATCH_API_JOBS } from '../core/batch-api.js';
 import { batchApiProblems, submitBatchApi } from './batch-api-submit.js';
 import { checkBatchDefaults, DEFAULT_CONCURRENCY, generateBatchArguments, type GenerateBatchArguments } from './batch-schema.js';
 import { argumentRefusal } from './arguments.js';
-import { CASE_INSENSITIVE, outDirPath, prepareJobs, readJobSources, refusal, type BatchJob } from './batch-jobs.js';
+import { CASE_INSENSITIVE, checkOutDir, outDirPath, prepareJobs, readJobSources, refusal, type BatchJob } from './batch-jobs.js';
 import { runBatch } from './batch-run.js';
 
 /** Where a dry run's whole plan goes: one file per out_dir, replaced by the next dry run of it. */
@@ -91,6 +91,10 @@ export const generateBatchTool = defineTool({
     const sources = await readJobSources(args, workspace);
     if (!sources.ok) return refusal(sources.problems);
     const downscaleSuffix = args.downscale_max_dim ? (args.downscale_suffix ?? DEFAULT_DOWNSCALE_SUFFIX) : undefined;
+    // Read-only checks of out_dir, started before the jobs are planned so their first look-ups run
+    // meanwhile, and read once planning passes (the empty catch: a failure before then is not unhandled).
+    const outDirChecked = checkOutDir(args, workspace);
+    outDirChecked.catch(() => {});
     const plan = planBatch({
       jobs: sources.value.jobs,
       given: sources.value.given,
@@ -106,7 +110,9 @@ export const generateBatchTool = defineTool({
     });
     const lineProblems = sources.value.problems;
     if (!plan.ok || lineProblems.length > 0) return refusal([...lineProblems, ...(plan.ok ? [] : plan.problems)]);
-    const prepared = await prepareJobs(plan.jobs, args, workspace);
+    const folder = await outDirChecked;
+    if (!folder.ok) return refusal(folder.problems);
+    const prepared = await prepareJobs(plan.jobs, args, workspace, folder.value);
     if (!prepared.ok) return refusal(prepared.problems);
     const { jobs, manifest } = prepared.value;
     const batchApi = args.engine === 'batch_api' && jobs.some((j) => !j.skip);

@@ -260,6 +260,18 @@ describe('validation before spending', () => {
     expect(fake.requests).toHaveLength(0);
   });
 
+  it('refuses, before anything is sent, a job whose whole path passes PATH_MAX in a folder that took another job', async () => {
+    // A folder 3,900 bytes deep: the manifest and job 1's default name fit under 4,000; job 2's long name does not.
+    let outDir = 'b';
+    while (Buffer.byteLength(path.join(ws.dir, outDir)) < 3900 - 241) outDir += `/${'d'.repeat(240)}`;
+    outDir += `/${'e'.repeat(3900 - Buffer.byteLength(path.join(ws.dir, outDir)) - 1)}`;
+    expect(Buffer.byteLength(path.join(ws.dir, outDir))).toBe(3900);
+    const result = await server.call('generate_batch', { out_dir: outDir, size: SIZE, jobs: ['a fox', { prompt: 'a wolf', out: `${'w'.repeat(146)}.png` }] });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/has 1 problem, so nothing was sent.*\njob 2: out "b\/d+…" makes a path of 4051 bytes; file systems allow 4096 .*Choose a shorter path\.$/);
+    expect(fake.requests).toHaveLength(0);
+  });
+
   it('refuses a batch whose files exist (naming them) unless resume or force, and a job out leaving out_dir', async () => {
     await mkdir(path.join(ws.dir, 'b/taken'), { recursive: true });
     await writeFile(path.join(ws.dir, 'b/taken/hero.png'), 'not mine');

@@ -131,7 +131,7 @@ export async function fileState(target: string, workspace: Workspace, exists: Ex
   }
 }
 
-/** out_dir as prepareJobs needs it: the manifest's confined path, whether one is there, and shared lookups. */
+/** out_dir as prepareJobs needs it: the manifest's confined path, the folder's own problems, and the look-ups the jobs share. */
 export interface OutDir {
   manifest: string;
   /** Problems of the folder itself (an earlier batch's manifest in the way). */
@@ -143,8 +143,8 @@ export interface OutDir {
 
 /**
  * The checks of out_dir that no job changes (the manifest's path, the history, an earlier batch
- * there) and its listing. Started before the jobs are planned, so the file system answers while
- * the main thread plans; nothing is written.
+ * there) and its listing. Started before the jobs are planned, so its first look-ups overlap the
+ * planning; nothing is written.
  */
 export async function checkOutDir(args: GenerateBatchArguments, workspace: Workspace): Promise<Checked<OutDir>> {
   const folders = new Map<string, Promise<string>>();

@@ -264,6 +264,44 @@ describe('resume and symlinked job files', () => {
   });
 });
 
+describe('batch folders linked outside the workspace', () => {
+  let harness: Harness;
+  let outside: { dir: string; cleanup: () => Promise<void> };
+
+  beforeAll(async () => {
+    outside = await tempWorkspace('imagegen-outside-');
+    harness = await startHarness({
+      prepare: async (dir) => {
+        await symlink(outside.dir, path.join(dir, 'linked'));
+        await mkdir(path.join(dir, 'sprites'));
+        await symlink(outside.dir, path.join(dir, 'sprites', 'icons'));
+      },
+    });
+  });
+  afterAll(async () => {
+    await harness?.close();
+    await outside.cleanup();
+  });
+  beforeEach(() => harness.fake.reset());
+
+  it.each([true, false])('refuses an out_dir that is a link to a folder outside (dry_run %s), writing nothing there', async (dryRun) => {
+    const result = await harness.server.call('generate_batch', { jobs: ['a fox', 'an owl'], out_dir: 'linked', dry_run: dryRun });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/out_dir "linked\/manifest\.json" is outside the workspace .*Use a path inside it/);
+    expect(harness.fake.requests).toEqual([]);
+    expect(await filesUnder(outside.dir)).toEqual([]);
+  });
+
+  it('refuses a job whose subfolder of out_dir is a link to a folder outside, naming the job, and runs none', async () => {
+    const result = await harness.server.call('generate_batch', { jobs: ['a fox', { prompt: 'a home icon', out: 'icons/home.png' }], out_dir: 'sprites' });
+    expect(result.isError).toBe(true);
+    expect(textOf(result)).toMatch(/job 2: out "sprites\/icons\/home\.png" is outside the workspace/);
+    expect(harness.fake.requests).toEqual([]);
+    expect(await filesUnder(outside.dir)).toEqual([]);
+    expect(await filesUnder(path.join(harness.ws.dir, 'sprites'))).toEqual(['icons']);
+  });
+});
+
 describe('a symlinked manifest.json', () => {
   let harness: Harness;
   let outside: { dir: string; cleanup: () => Promise<void> };
